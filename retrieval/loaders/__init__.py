@@ -1,0 +1,1 @@
+"""Source-format loaders. Each turns one file into blueprints; see ``registry``."""
