@@ -30,7 +30,8 @@ def _inline_text(token: Token) -> str:
 
 
 def _inline_lead(token: Token) -> str | None:
-    children = token.children or []
+    # markdown-it emits an empty text token before a leading strong_open.
+    children = [c for c in token.children or [] if not (c.type == "text" and not c.content)]
     if len(children) >= 3 and children[0].type == "strong_open":
         lead: list[str] = []
         for child in children[1:]:
