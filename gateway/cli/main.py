@@ -22,6 +22,10 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "gateway.cli.serve",
     "gateway.cli.ingest",
+    "gateway.cli.search",
+    "gateway.cli.prompts",
+    "gateway.cli.keys",
+    "gateway.cli.usage",
 ]
 
 for _module in COMMAND_MODULES:

@@ -1,0 +1,1 @@
+"""Tracing, metrics and logs: a small facade the pipeline talks to."""

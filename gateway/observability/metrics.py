@@ -1,0 +1,44 @@
+"""Prometheus metrics, one registry per app instance."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# Latency buckets from 1 ms to 10 s: extractive answers take milliseconds, LLM calls seconds.
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "ladder_requests", "HTTP requests", ["route", "model", "provider", "status"], registry=r
+        )
+        self.request_latency = Histogram(
+            "ladder_request_duration_seconds", "Request latency", ["route", "model", "provider", "status"],
+            buckets=_BUCKETS, registry=r,
+        )
+        self.stage_latency = Histogram(
+            "ladder_stage_duration_seconds", "Pipeline stage latency", ["stage"], buckets=_BUCKETS, registry=r
+        )
+        self.tokens = Counter(
+            "ladder_tokens", "Tokens counted", ["direction", "model", "prompt_version"], registry=r
+        )
+        self.cost = Counter("ladder_cost_usd", "Cost in USD", ["model", "prompt_version"], registry=r)
+        self.guard_verdicts = Counter(
+            "ladder_guard_verdicts", "Guard verdicts", ["guard", "action"], registry=r
+        )
+        self.provider_errors = Counter(
+            "ladder_provider_errors", "Provider call failures", ["provider", "kind"], registry=r
+        )
+        self.provider_retries = Counter("ladder_provider_retries", "Provider retries", ["provider"], registry=r)
+        self.fallbacks = Counter(
+            "ladder_provider_fallbacks", "Fallbacks to a later target", ["alias", "from_provider", "to_provider"], registry=r
+        )
+        self.breaker_state = Gauge(
+            "ladder_circuit_state", "Circuit breaker state (0 closed, 1 half-open, 2 open)", ["provider"], registry=r
+        )
+        self.index_chunks = Gauge("ladder_index_chunks", "Chunks in the served index", registry=r)
+        self.index_info = Gauge("ladder_index_info", "Served index version (value 1)", ["version"], registry=r)
+        self.cache_events = Counter("ladder_response_cache", "Response cache lookups", ["result"], registry=r)

@@ -1,0 +1,1 @@
+"""LLM providers: the ``Provider`` seam, the built-ins and their registry."""

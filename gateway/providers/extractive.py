@@ -1,0 +1,210 @@
+"""The embedded default provider: grounded, cited answers without an LLM.
+
+It selects the sentences, list items and table rows of the retrieved passages
+that best cover the question, renders each as one sentence carrying its
+citation marker, and abstains when the evidence is weak. Deterministic: the
+same question and passages always give the same answer.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from gateway.providers.base import (
+    Passage,
+    ProviderRequest,
+    ProviderResponse,
+    StreamDelta,
+)
+from retrieval.analyzer import Analyzer
+
+ABSTAIN_TEXT = (
+    "I can't find that in the role blueprints, so I won't guess. I can answer questions about "
+    "role responsibilities, KPIs and their targets, skills, 30/60/90-day goals, hiring criteria "
+    "and career paths."
+)
+
+# Words that say which kind of answer is wanted, not what it is about.
+_QUESTION_NOISE = frozenset(
+    "what which who how much many does do role engineer expect expected list tell give "
+    "should would could need".split()
+)
+_LIST_INTENT = re.compile(
+    r"\b(list|lists|what are|which are|name the|all the|goals|responsibilities|activities|"
+    r"deliverables|skills|tools|signals|flags|anti-patterns|challenges|bottlenecks|"
+    r"stakeholders|kpis|metrics|expectations|milestones|objectives)\b",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"“])")
+_ITEM = re.compile(r"^(\s*)- (.*)$")
+
+
+@dataclass
+class _Unit:
+    passage: Passage
+    text: str
+    order: int
+    terms: frozenset[str]
+    path_terms: frozenset[str]
+    score: float = 0.0
+
+
+def _row_sentence(cells: dict[str, str]) -> str:
+    lower = {k.lower(): v for k, v in cells.items() if v}
+    name = next(iter(cells.values()), "")
+    target = lower.get("example target") or lower.get("example target / benchmark")
+    if target is not None:
+        measures = lower.get("what it measures")
+        freq = lower.get("frequency")
+        why = lower.get("why it matters")
+        text = f"{name}"
+        if measures:
+            text += f" ({measures})"
+        text += f": the example target is {target}"
+        if freq:
+            text += f", tracked {freq}"
+        if why:
+            text += f"; it matters because {why[0].lower() + why[1:]}"
+        return text
+    tool = lower.get("tool / platform")
+    if tool is not None:
+        use = lower.get("primary use", "")
+        adoption = lower.get("adoption") or lower.get("common / optional / context-specific", "")
+        category = lower.get("category", "")
+        return f"{tool} ({category}) is used for {use[0].lower() + use[1:] if use else 'n/a'}; adoption: {adoption}"
+    weight = lower.get("weight")
+    if weight is not None:
+        meets = lower.get("meets the bar") or next((v for k, v in lower.items() if "meets" in k), "")
+        excellent = lower.get("excellent") or next((v for k, v in lower.items() if "excellent" in k), "")
+        return (
+            f"{name} carries a weight of {weight} in the interview scorecard; meeting the bar "
+            f"looks like: {meets}; excellent looks like: {excellent}"
+        )
+    rest = "; ".join(f"{k}: {v}" for k, v in list(cells.items())[1:] if v)
+    return f"{name}: {rest}" if rest else name
+
+
+def _finish(sentence: str) -> str:
+    sentence = sentence.strip()
+    return sentence if sentence.endswith((".", "!", "?", ":")) else sentence + "."
+
+
+class ExtractiveProvider:
+    """Composes answers from evidence. Constructor is cheap; nothing to load."""
+
+    def __init__(
+        self,
+        name: str = "extractive",
+        *,
+        max_items: int = 8,
+        max_facts: int = 3,
+        min_evidence: float = 0.42,
+    ) -> None:
+        self.name = name
+        self._max_items = max_items
+        self._max_facts = max_facts
+        self._min_evidence = min_evidence
+        self._analyzer = Analyzer()
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def ready(self) -> bool:
+        return True
+
+    # -- composition -----------------------------------------------------------------------
+    def _units(self, passages: list[Passage]) -> list[_Unit]:
+        units: list[_Unit] = []
+        for passage in passages:
+            path_parts = passage.section_path.split(" › ")
+            path_terms = frozenset(self._analyzer.tokenize(" ".join(path_parts[1:])))
+            if passage.kind == "table_row" and passage.cells:
+                pieces = [_row_sentence(passage.cells)]
+            else:
+                pieces = []
+                for line in passage.text.split("\n"):
+                    item = _ITEM.match(line)
+                    if item:
+                        pieces.append(item.group(2))
+                    elif line.strip():
+                        pieces.extend(s for s in _SENTENCE.split(line.strip()) if s)
+            for piece in pieces:
+                units.append(
+                    _Unit(passage, piece, len(units), frozenset(self._analyzer.tokenize(piece)), path_terms)
+                )
+        return units
+
+    def _score(self, question: str, units: list[_Unit]) -> list[str]:
+        terms = [t for t in dict.fromkeys(self._analyzer.tokenize(question)) if t not in _QUESTION_NOISE]
+        if not terms or not units:
+            return terms
+        n = len(units)
+        idf = {
+            t: math.log(1 + n / (1 + sum(t in u.terms or t in u.path_terms for u in units)))
+            for t in terms
+        }
+        total = sum(idf.values()) or 1.0
+        for unit in units:
+            body = sum(idf[t] for t in terms if t in unit.terms) / total
+            context = sum(idf[t] for t in terms if t in unit.path_terms and t not in unit.terms) / total
+            similarity = unit.passage.similarity or 0.0
+            # Coverage of the question by the unit (its section path counts at half weight),
+            # blended with how close the whole passage is to the question in embedding space.
+            unit.score = 0.6 * min(1.0, body + 0.5 * context) + 0.4 * similarity
+        return terms
+
+    def compose(self, question: str, passages: list[Passage]) -> tuple[str, bool]:
+        """(answer text, abstained)."""
+        units = self._units(passages)
+        terms = self._score(question, units)
+        if not terms or not units:
+            return ABSTAIN_TEXT, True
+        ranked = sorted(units, key=lambda u: (-u.score, u.order))
+        best = ranked[0]
+        if best.score < self._min_evidence:
+            return ABSTAIN_TEXT, True
+        if _LIST_INTENT.search(question) and best.passage.kind != "table_row":
+            chosen = self._section_items(best, units)
+        else:
+            chosen = self._facts(ranked)
+        lines = [f"{_finish(u.text)} [{u.passage.marker}]" for u in chosen]
+        if len(lines) > 1 and _LIST_INTENT.search(question):
+            return "\n".join(f"- {line}" for line in lines), False
+        return " ".join(lines), False
+
+    def _section_items(self, best: _Unit, units: list[_Unit]) -> list[_Unit]:
+        """All items of the best unit's section (in document order), up to max_items."""
+        same = [u for u in units if u.passage.section_path == best.passage.section_path]
+        same.sort(key=lambda u: u.order)
+        if len(same) <= self._max_items:
+            return same
+        keep = sorted(same, key=lambda u: (-u.score, u.order))[: self._max_items]
+        return sorted(keep, key=lambda u: u.order)
+
+    def _facts(self, ranked: list[_Unit]) -> list[_Unit]:
+        chosen = [ranked[0]]
+        for unit in ranked[1:]:
+            if len(chosen) >= self._max_facts or unit.score < 0.75 * ranked[0].score:
+                break
+            if any(len(unit.terms & c.terms) > 0.6 * max(1, len(unit.terms)) for c in chosen):
+                continue  # says nothing new
+            chosen.append(unit)
+        return chosen
+
+    # -- Provider protocol -------------------------------------------------------------------
+    async def complete(self, request: ProviderRequest, *, timeout: float) -> ProviderResponse:
+        text, abstained = self.compose(request.question, request.passages)
+        return ProviderResponse(text=text, model="ladder-extractive", abstained=abstained)
+
+    async def stream(self, request: ProviderRequest, *, timeout: float) -> AsyncIterator[StreamDelta]:
+        text, abstained = self.compose(request.question, request.passages)
+        # Word-sized deltas, so clients render progressively as they would with an LLM.
+        for piece in re.findall(r"\S+\s*|\s+", text):
+            yield StreamDelta(text=piece)
+        yield StreamDelta(finish_reason="stop", extra={"abstained": abstained})

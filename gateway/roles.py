@@ -1,0 +1,169 @@
+"""Structured role expectations from the parsed blueprints (the managers' view).
+
+Tables are recognised by their headers, whatever wording the source used
+("KPI" or "Metric name", "Example target" or "Example target / benchmark"), and
+their rows returned with canonical field names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from gateway.errors import NotFoundError
+from retrieval.documents import Block, Blueprint, Section
+
+# canonical field -> header spellings seen in blueprints (lower-case)
+KPI_COLUMNS = {
+    "name": ("kpi", "metric name", "metric"),
+    "measures": ("what it measures",),
+    "why": ("why it matters",),
+    "target": ("example target", "example target / benchmark", "target"),
+    "frequency": ("frequency",),
+}
+TOOL_COLUMNS = {
+    "category": ("category",),
+    "tool": ("tool / platform", "tool"),
+    "use": ("primary use",),
+    "adoption": ("adoption", "common / optional / context-specific"),
+}
+SCORECARD_COLUMNS = {
+    "dimension": ("dimension",),
+    "weight": ("weight",),
+    "meets_bar": ("meets the bar", "what “meets bar” looks like", 'what "meets bar" looks like'),
+    "excellent": ("excellent", "what “excellent” looks like", 'what "excellent" looks like'),
+}
+
+_NORMALIZE = re.compile(r"[^a-z0-9]+")
+_LEVEL_WORDS = {"senior": "senior", "staff": "staff", "principal": "principal", "manager": "manager"}
+
+
+def _norm(text: str) -> str:
+    return _NORMALIZE.sub(" ", text.lower().replace("&", " and ")).strip()
+
+
+def _canonical(row: Block, columns: dict[str, tuple[str, ...]]) -> dict[str, str] | None:
+    cells = {k.strip().lower(): v for k, v in (row.cells or {}).items()}
+    out: dict[str, str] = {}
+    for field, spellings in columns.items():
+        value = next((cells[s] for s in spellings if s in cells), None)
+        if value is None:
+            return None
+        out[field] = value
+    return out
+
+
+def _table_rows(section: Section | None, columns: dict[str, tuple[str, ...]]) -> list[dict[str, str]]:
+    if section is None:
+        return []
+    rows: list[dict[str, str]] = []
+    for sub in section.walk():
+        for table in sub.tables():
+            for row in table:
+                canonical = _canonical(row, columns)
+                if canonical is not None:
+                    rows.append({**canonical, "section_id": sub.id})
+    return rows
+
+
+def _items(section: Section) -> list[str]:
+    return [b.text for b in section.blocks if b.kind in ("list_item", "paragraph")]
+
+
+class RoleCatalog:
+    """Read-only view over the blueprints of one index version."""
+
+    def __init__(self, blueprints: Iterable[Blueprint]) -> None:
+        self._by_slug = {b.slug: b for b in blueprints}
+        self._names = sorted(
+            ((_norm(b.role), b.slug) for b in self._by_slug.values()), key=lambda x: -len(x[0])
+        )
+
+    def __len__(self) -> int:
+        return len(self._by_slug)
+
+    def slugs(self) -> list[str]:
+        return sorted(self._by_slug)
+
+    def get(self, slug: str) -> Blueprint:
+        try:
+            return self._by_slug[slug]
+        except KeyError:
+            raise NotFoundError(
+                f"unknown role {slug!r}; known roles: {', '.join(self.slugs())}",
+                code="role_not_found",
+                param="role",
+            ) from None
+
+    def summaries(self) -> list[dict[str, Any]]:
+        return [self.summary(b) for b in sorted(self._by_slug.values(), key=lambda b: b.slug)]
+
+    @staticmethod
+    def summary(b: Blueprint) -> dict[str, Any]:
+        return {
+            "slug": b.slug,
+            "role": b.role,
+            "family": b.family,
+            "level": b.level,
+            "track": b.metadata.get("track"),
+            "sample": b.sample,
+            "version": b.version,
+            "source": b.source,
+            "summary": b.summary,
+        }
+
+    def detail(self, slug: str) -> dict[str, Any]:
+        b = self.get(slug)
+        goals = b.find_section("Goals")
+        career = b.find_section("Career Path")
+        experience = b.find_section("Experience")
+        related = b.metadata.get("related") or {}
+        return {
+            **self.summary(b),
+            "sections": [
+                {"id": s.id, "number": s.number, "title": s.title,
+                 "subsections": [{"id": c.id, "title": c.title} for c in s.subsections]}
+                for s in b.sections
+            ],
+            "goals": {c.title: _items(c) for c in goals.subsections} if goals else {},
+            "career_path": {
+                "feeders": related.get("feeders", []),
+                "next": related.get("next", []),
+                "adjacent": related.get("adjacent", []),
+                "details": {c.title: _items(c) for c in career.subsections} if career else {},
+            },
+            "experience": {c.title: _items(c) for c in experience.subsections} if experience else {},
+            "kpi_count": len(self.kpis(slug)),
+        }
+
+    def kpis(self, slug: str) -> list[dict[str, str]]:
+        return _table_rows(self.get(slug).find_section("KPI"), KPI_COLUMNS)
+
+    def tools(self, slug: str) -> list[dict[str, str]]:
+        return _table_rows(self.get(slug).find_section("Tools"), TOOL_COLUMNS)
+
+    def scorecard(self, slug: str) -> list[dict[str, str]]:
+        return _table_rows(self.get(slug).find_section("Hiring"), SCORECARD_COLUMNS)
+
+    # -- mentions of roles in free text (query planning) --------------------------------------
+    def mentioned(self, text: str, *, context: str | None = None) -> list[str]:
+        """Role slugs named in ``text``: full role names first, then bare level words
+        ("and for Principal?") resolved within the family of the ``context`` role."""
+        norm = f" {_norm(text)} "
+        found: list[str] = []
+        for name, slug in self._names:
+            if f" {name} " in norm and slug not in found:
+                found.append(slug)
+                norm = norm.replace(f" {name} ", " ")
+        if found:
+            return found
+        levels = [lvl for word, lvl in _LEVEL_WORDS.items() if f" {word} " in norm]
+        if not levels:
+            return []
+        candidates = [b for b in self._by_slug.values() if b.level in levels]
+        if context and context in self._by_slug:
+            family = self._by_slug[context].family
+            same_family = [b for b in candidates if b.family == family]
+            candidates = same_family or candidates
+        return [b.slug for b in candidates] if len(candidates) == 1 else []

@@ -1,0 +1,32 @@
+"""POST /v1/answers: the managers' structured, cited answer API."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.schemas.common import Citation, GuardVerdict, PromptRef, Usage
+
+
+class AnswerRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=4000)
+    role: str | None = Field(None, description="Restrict retrieval to one role slug")
+    top_k: int | None = Field(None, ge=1, le=20)
+    model: str | None = Field(None, description="Model alias; see GET /v1/models")
+    prompt_version: str | None = Field(None, description="Pin a prompt version or label")
+
+
+class AnswerResponse(BaseModel):
+    answer: str
+    citations: list[Citation]
+    refused: bool
+    refusal_reason: str | None = None
+    guardrails: list[GuardVerdict]
+    usage: Usage
+    model: str
+    provider: str
+    prompt: PromptRef
+    trace_id: str
+    latency_ms: float
+    cached: bool = False

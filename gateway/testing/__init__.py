@@ -1,0 +1,1 @@
+"""Test doubles that ship with ladder (documented, never used on a production path)."""
