@@ -56,7 +56,10 @@ def cache_key(
 ) -> str:
     """Hex key for a request; messages are dicts or objects with ``role`` and ``content``."""
     conversation = [
-        [str(_field(m, "role") or "").strip().lower(), normalize_text(str(_field(m, "content") or ""))]
+        [
+            str(_field(m, "role") or "").strip().lower(),
+            normalize_text(str(_field(m, "content") or "")),
+        ]
         for m in messages
     ]
     if role_filter is None:

@@ -83,7 +83,12 @@ class BudgetGuard:
         self._reserved: dict[str, float] = defaultdict(float)
 
     def estimate(
-        self, model: str, *, provider: str | None, prompt_tokens: int, max_completion_tokens: int = 0
+        self,
+        model: str,
+        *,
+        provider: str | None,
+        prompt_tokens: int,
+        max_completion_tokens: int = 0,
     ) -> float | None:
         return self._prices.cost(
             model, prompt_tokens, max_completion_tokens, provider=provider, at=self._clock()
@@ -102,12 +107,19 @@ class BudgetGuard:
         if budget is None:
             return Reservation(None, principal.key_id, 0.0)
         now = self._clock()
-        estimate = self.estimate(
-            model, provider=provider, prompt_tokens=prompt_tokens,
-            max_completion_tokens=max_completion_tokens,
-        ) or 0.0
+        estimate = (
+            self.estimate(
+                model,
+                provider=provider,
+                prompt_tokens=prompt_tokens,
+                max_completion_tokens=max_completion_tokens,
+            )
+            or 0.0
+        )
         with self._lock:
-            spent = self._spend.month_spend(principal.key_id, now) + self._reserved[principal.key_id]
+            spent = (
+                self._spend.month_spend(principal.key_id, now) + self._reserved[principal.key_id]
+            )
             if spent >= budget:
                 raise PaymentRequired(
                     f"the monthly budget of ${budget:.2f} for key {principal.key_id} is exhausted "

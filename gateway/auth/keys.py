@@ -156,8 +156,18 @@ class KeyStore:
                 try:
                     db.execute(
                         f"INSERT INTO api_keys ({_COLUMNS}, key_hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                        (key_id, name, format_scopes(granted), who.value, rpm, tpm,
-                         monthly_budget_usd, format_ts(created), None, hash_key(key_id, secret)),
+                        (
+                            key_id,
+                            name,
+                            format_scopes(granted),
+                            who.value,
+                            rpm,
+                            tpm,
+                            monthly_budget_usd,
+                            format_ts(created),
+                            None,
+                            hash_key(key_id, secret),
+                        ),
                     )
                     break
                 except sqlite3.IntegrityError:
@@ -166,8 +176,9 @@ class KeyStore:
                     raise LedgerError(f"cannot store the new key: {exc}") from exc
             else:
                 raise LedgerError("could not allocate a unique key id")
-        key = ApiKey(key_id, name, granted, who, rpm, tpm, monthly_budget_usd,
-                     parse_ts(format_ts(created)))
+        key = ApiKey(
+            key_id, name, granted, who, rpm, tpm, monthly_budget_usd, parse_ts(format_ts(created))
+        )
         return CreatedKey(key=key, plain_key=f"{KEY_PREFIX}_{key_id}_{secret}")
 
     def list(self, *, include_revoked: bool = True) -> list[ApiKey]:

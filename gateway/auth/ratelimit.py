@@ -64,7 +64,9 @@ class RateLimiter:
         self._tokens: dict[str, TokenBucket] = {}
         self._max_keys = max_keys
 
-    def _bucket(self, table: dict[str, TokenBucket], key_id: str, limit: int, now: float) -> TokenBucket:
+    def _bucket(
+        self, table: dict[str, TokenBucket], key_id: str, limit: int, now: float
+    ) -> TokenBucket:
         bucket = table.get(key_id)
         if bucket is None:
             if len(table) >= self._max_keys:

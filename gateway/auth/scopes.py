@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-from gateway.errors import ForbiddenError, RequestError
+from gateway.errors import RequestError
 
 
 class Scope(StrEnum):

@@ -46,7 +46,8 @@ def _describe(key) -> dict[str, object]:  # type: ignore[no-untyped-def]
 def create(
     name: str = typer.Option(..., "--name", help="Who or what the key is for"),
     scopes: str = typer.Option(
-        ..., "--scopes",
+        ...,
+        "--scopes",
         help="Comma-separated: chat, answers, search, roles, prompts:write, usage:read, admin",
     ),
     audience: str = typer.Option("employee", "--audience", help="employee, manager or evaluator"),
@@ -96,12 +97,26 @@ def list_keys(
         console.print_json(json.dumps([_describe(k) for k in keys]))
         return
     table = Table(title=f"API keys ({len(keys)})")
-    for column in ("id", "name", "scopes", "audience", "rpm", "tpm", "budget $/mo", "created", "status"):
+    for column in (
+        "id",
+        "name",
+        "scopes",
+        "audience",
+        "rpm",
+        "tpm",
+        "budget $/mo",
+        "created",
+        "status",
+    ):
         table.add_column(column)
     for key in keys:
         table.add_row(
-            key.prefix, key.name, ",".join(sorted(s.value for s in key.scopes)),
-            key.audience.value, str(key.rpm or "default"), str(key.tpm or "default"),
+            key.prefix,
+            key.name,
+            ",".join(sorted(s.value for s in key.scopes)),
+            key.audience.value,
+            str(key.rpm or "default"),
+            str(key.tpm or "default"),
             "none" if key.monthly_budget_usd is None else f"{key.monthly_budget_usd:.2f}",
             key.created_at.strftime("%Y-%m-%d %H:%M"),
             "active" if key.active else f"revoked {key.revoked_at:%Y-%m-%d}",

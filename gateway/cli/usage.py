@@ -55,8 +55,19 @@ def usage(
         title=f"usage by {group_by}", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
     )
     # Two-line headers: the table must stay readable in an 80-column terminal.
-    for column in ("group", "reqs", "tokens\nin", "tokens\nout", "cost\nUSD", "no\nprice",
-                   "p50\nms", "p95\nms", "refused", "errors", "cache\nhits"):
+    for column in (
+        "group",
+        "reqs",
+        "tokens\nin",
+        "tokens\nout",
+        "cost\nUSD",
+        "no\nprice",
+        "p50\nms",
+        "p95\nms",
+        "refused",
+        "errors",
+        "cache\nhits",
+    ):
         table.add_column(
             column,
             justify="left" if column == "group" else "right",
@@ -65,13 +76,22 @@ def usage(
         )
     for row in rows:
         table.add_row(
-            row.group, str(row.requests), str(row.tokens_in), str(row.tokens_out),
-            f"{row.cost_usd:.4f}", str(row.unpriced_requests),
-            f"{row.p50_latency_ms:.0f}", f"{row.p95_latency_ms:.0f}",
-            f"{row.refusal_rate:.0%}", f"{row.error_rate:.0%}", f"{row.cache_hit_rate:.0%}",
+            row.group,
+            str(row.requests),
+            str(row.tokens_in),
+            str(row.tokens_out),
+            f"{row.cost_usd:.4f}",
+            str(row.unpriced_requests),
+            f"{row.p50_latency_ms:.0f}",
+            f"{row.p95_latency_ms:.0f}",
+            f"{row.refusal_rate:.0%}",
+            f"{row.error_rate:.0%}",
+            f"{row.cache_hit_rate:.0%}",
         )
     console.print(table)
-    console.print("[dim]no price: requests to models without a known price (cost unknown, not 0)[/]")
+    console.print(
+        "[dim]no price: requests to models without a known price (cost unknown, not 0)[/]"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -66,7 +66,10 @@ def record_feedback(
     except sqlite3.Error as exc:
         raise LedgerError(f"cannot store feedback: {exc}") from exc
     return Feedback(
-        trace_id=trace_id, key_id=key_id, rating=rating, comment=comment,  # type: ignore[arg-type]
+        trace_id=trace_id,
+        key_id=key_id,
+        rating=1 if rating > 0 else -1,
+        comment=comment,
         created_at=parse_ts(format_ts(created)),
     )
 
@@ -96,8 +99,14 @@ def export_feedback(
         raise LedgerError(f"cannot read feedback: {exc}") from exc
     return [
         Feedback(
-            trace_id=row[0], key_id=row[1], rating=row[2], comment=row[3],
-            created_at=parse_ts(row[4]), route=row[5], model=row[6], prompt=row[7],
+            trace_id=row[0],
+            key_id=row[1],
+            rating=row[2],
+            comment=row[3],
+            created_at=parse_ts(row[4]),
+            route=row[5],
+            model=row[6],
+            prompt=row[7],
         )
         for row in rows
     ]

@@ -26,6 +26,7 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -148,23 +149,33 @@ class Ledger:
         """Queue one row; returns at once unless the queue is full (then waits briefly)."""
         row = record.as_row()
         with self._lock:
-            if not self._accepting:
-                raise LedgerClosed("the ledger is not running (start() it; or it was closed)")
-            if len(self._queue) >= self._max_queue:
+            if len(self._queue) >= self._max_queue and self._accepting:
                 self._progress.wait_for(
                     lambda: len(self._queue) < self._max_queue or not self._accepting,
                     timeout=self._put_timeout,
                 )
-                if len(self._queue) >= self._max_queue or not self._accepting:
-                    self._dropped += 1
-                    logger.error("ledger queue full for %.1fs; dropped one row", self._put_timeout)
-                    return
-            self._queue.append(row)
-            self._enqueued += 1
-            if record.cost_usd:
-                self._queued_spend[(record.key_id, str(row[_TS])[:7])] += record.cost_usd
-            if len(self._queue) == self._batch_size:
-                self._has_work.notify()
+            if not self._accepting:
+                raise LedgerClosed("the ledger is not running (start() it; or it was closed)")
+            if len(self._queue) >= self._max_queue:
+                self._dropped += 1
+                dropped = self._dropped
+            else:
+                dropped = 0
+                self._append(record, row)
+        # Outside the lock, and not once per row: an overloaded disk must not also flood logs.
+        if dropped == 1 or (dropped and dropped % 1000 == 0):
+            logger.error(
+                "ledger queue full for %.1fs; %d row(s) dropped so far", self._put_timeout, dropped
+            )
+
+    def _append(self, record: UsageRecord, row: tuple[object, ...]) -> None:
+        # Caller holds self._lock.
+        self._queue.append(row)
+        self._enqueued += 1
+        if record.cost_usd:
+            self._queued_spend[(record.key_id, str(row[_TS])[:7])] += record.cost_usd
+        if len(self._queue) == self._batch_size:
+            self._has_work.notify()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Block until every row queued before this call is committed; False on timeout."""
@@ -182,9 +193,11 @@ class Ledger:
             with self._lock:
                 if not backlog:
                     self._has_work.wait_for(
-                        lambda: len(self._queue) >= self._batch_size
-                        or self._stopping
-                        or self._flush_requested,
+                        lambda: (
+                            len(self._queue) >= self._batch_size
+                            or self._stopping
+                            or self._flush_requested
+                        ),
                         timeout=self._interval,
                     )
                 # At most batch_size rows per transaction: a short commit frees queue room
@@ -210,14 +223,24 @@ class Ledger:
                 self._commit(batch, spend_rows)
                 written = True
                 break
-            except sqlite3.Error as exc:
+            except sqlite3.Error as exc:  # locked, disk full, I/O: worth retrying
                 logger.warning(
                     "ledger write of %d rows failed (attempt %d/%d): %s",
-                    len(batch), attempt, _WRITE_ATTEMPTS, exc,
+                    len(batch),
+                    attempt,
+                    _WRITE_ATTEMPTS,
+                    exc,
                 )
                 time.sleep(min(2.0, 0.05 * 2**attempt))
+            except Exception:
+                # Not retryable (a value SQLite cannot bind). The writer thread must survive
+                # it, or every later request would queue into a ledger nobody drains.
+                logger.exception("ledger write of %d rows failed; not retrying", len(batch))
+                break
         if not written:
-            logger.error("ledger dropped %d rows after %d failed writes", len(batch), _WRITE_ATTEMPTS)
+            logger.error(
+                "ledger dropped %d rows after %d failed writes", len(batch), _WRITE_ATTEMPTS
+            )
         with self._lock:
             self._done += len(batch)
             if written:
@@ -233,7 +256,9 @@ class Ledger:
                     self._queued_spend.pop(slot, None)
             self._progress.notify_all()
 
-    def _commit(self, batch: list[tuple[object, ...]], spend_rows: list[tuple[object, ...]]) -> None:
+    def _commit(
+        self, batch: Sequence[tuple[object, ...]], spend_rows: Sequence[tuple[object, ...]]
+    ) -> None:
         conn = self._write_conn
         if conn is None:
             raise sqlite3.OperationalError("write connection is closed")
@@ -267,10 +292,14 @@ class Ledger:
         with self._lock:
             queued = self._queued_spend.get((key_id, month), 0.0)
         try:
-            found = self._thread_conn().execute(
-                "SELECT cost_usd FROM key_month_spend WHERE key_id = ? AND month = ?",
-                (key_id, month),
-            ).fetchone()
+            found = (
+                self._thread_conn()
+                .execute(
+                    "SELECT cost_usd FROM key_month_spend WHERE key_id = ? AND month = ?",
+                    (key_id, month),
+                )
+                .fetchone()
+            )
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot read month-to-date spend: {exc}") from exc
         return queued + (float(found[0]) if found else 0.0)
@@ -290,7 +319,9 @@ class Ledger:
         self, trace_id: str, key_id: str, rating: int, comment: str | None = None
     ) -> feedback_store.Feedback:
         """Store a thumbs up (+1) or down (-1); a second post for the same trace replaces it."""
-        return feedback_store.record_feedback(self._thread_conn(), trace_id, key_id, rating, comment)
+        return feedback_store.record_feedback(
+            self._thread_conn(), trace_id, key_id, rating, comment
+        )
 
     def export_feedback(
         self, since: datetime | None = None, until: datetime | None = None

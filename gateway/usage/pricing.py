@@ -168,7 +168,9 @@ class PriceTable:
                 return
             self._warned.add(label)
         if known:
-            logger.warning("no price for model %s in force on %s; cost recorded as null", label, day)
+            logger.warning(
+                "no price for model %s in force on %s; cost recorded as null", label, day
+            )
         else:
             logger.warning("model %s is not in the pricing file; cost recorded as null", label)
 

@@ -82,7 +82,9 @@ class UsageRecord:
         """``name@version`` as the reports show it."""
         if self.prompt_name is None:
             return None
-        return f"{self.prompt_name}@{self.prompt_version}" if self.prompt_version else self.prompt_name
+        return (
+            f"{self.prompt_name}@{self.prompt_version}" if self.prompt_version else self.prompt_name
+        )
 
     def as_row(self) -> tuple[object, ...]:
         return (

@@ -71,7 +71,10 @@ def usage_report(
         raise ValueError(f"group_by must be one of {', '.join(GROUP_BYS)}, not {group_by!r}")
     group = _GROUP_SQL[group_by]
     where = ["ts >= ?", "ts < ?"]
-    params: list[object] = [format_ts(since) if since else "", format_ts(until) if until else "\uffff"]
+    params: list[object] = [
+        format_ts(since) if since else "",
+        format_ts(until) if until else "\uffff",
+    ]
     if key_id is not None:
         where.append("key_id = ?")
         params.append(key_id)
@@ -81,7 +84,8 @@ def usage_report(
                COALESCE(SUM(cost_usd), 0), SUM(cost_usd IS NULL),
                SUM(outcome IN ('refused', 'blocked')), SUM(outcome = 'error'), SUM(cache_hit)
         FROM requests WHERE {condition} GROUP BY grp ORDER BY grp"""
-    latency_sql = f"SELECT {group} AS grp, latency_ms FROM requests WHERE {condition} ORDER BY grp, latency_ms"
+    latency_sql = f"""SELECT {group} AS grp, latency_ms FROM requests
+        WHERE {condition} ORDER BY grp, latency_ms"""
     try:
         totals = conn.execute(totals_sql, params).fetchall()
         latencies: dict[str, list[float]] = {}

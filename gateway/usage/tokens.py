@@ -40,7 +40,7 @@ REPLY_PRIMING_TOKENS = 3
 # special tokens; ordinary text encodes identically.
 _BASE_OF_VARIANT = {"o200k_harmony": "o200k_base"}
 
-Message = Mapping[str, Any]
+Message = Mapping[str, Any] | Any  # a dict, or an object with role/content (pydantic model)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +120,8 @@ class TokenCounter:
         total = 0
         for message in messages:
             total += TOKENS_PER_MESSAGE
-            for field, value in message.items():
+            fields = message if isinstance(message, Mapping) else _fields_of(message)
+            for field, value in fields.items():
                 if value is None:
                     continue
                 total += count_tokens(_as_text(value), encoding)
@@ -146,6 +147,14 @@ class TokenCounter:
         return TokenUsage(
             self.count_messages(messages, model), self.count_text(completion, model), source
         )
+
+
+def _fields_of(message: object) -> Mapping[str, Any]:
+    # Pydantic request models (the gateway's ChatMessage) as well as plain dicts.
+    dump = getattr(message, "model_dump", None)
+    if callable(dump):
+        return dump(exclude_none=True)  # type: ignore[no-any-return]
+    return {k: getattr(message, k) for k in ("role", "name", "content") if hasattr(message, k)}
 
 
 def _as_text(value: object) -> str:

@@ -62,7 +62,8 @@ def v2_keys_and_feedback(conn: sqlite3.Connection) -> None:
                 audience TEXT NOT NULL,
                 rpm INTEGER CHECK (rpm IS NULL OR rpm > 0),
                 tpm INTEGER CHECK (tpm IS NULL OR tpm > 0),
-                monthly_budget_usd REAL CHECK (monthly_budget_usd IS NULL OR monthly_budget_usd >= 0),
+                monthly_budget_usd REAL
+                    CHECK (monthly_budget_usd IS NULL OR monthly_budget_usd >= 0),
                 created_at TEXT NOT NULL,
                 revoked_at TEXT
             )""",
