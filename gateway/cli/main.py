@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "gateway.cli.prompts",
     "gateway.cli.keys",
     "gateway.cli.usage",
+    "gateway.cli.eval",
 ]
 
 for _module in COMMAND_MODULES:
