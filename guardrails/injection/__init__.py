@@ -1,0 +1,1 @@
+"""Prompt-injection and jailbreak detection: normalization, rules, learned classifier."""

@@ -1,0 +1,1 @@
+"""Training scripts for the guard classifiers (dev-only: they need scikit-learn)."""
