@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.errors import RateLimited, RequestError, ServiceError
 from gateway.observability.tracing import current_trace_id
+from prompts.errors import GateRefused, PromptNotFound, RegistryError
 from retrieval.errors import IndexError_, QueryError
 
 log = logging.getLogger("ladder.errors")
@@ -80,6 +81,18 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(QueryError)
     async def _query(request: Request, exc: QueryError) -> JSONResponse:
         return error_response(400, str(exc), "invalid_request_error", "invalid_query")
+
+    @app.exception_handler(PromptNotFound)
+    async def _prompt_missing(request: Request, exc: PromptNotFound) -> JSONResponse:
+        return error_response(404, str(exc), "not_found_error", "prompt_not_found", "prompt_version")
+
+    @app.exception_handler(GateRefused)
+    async def _gate(request: Request, exc: GateRefused) -> JSONResponse:
+        return error_response(409, str(exc), "release_gate_failed", "gate_refused")
+
+    @app.exception_handler(RegistryError)
+    async def _registry(request: Request, exc: RegistryError) -> JSONResponse:
+        return error_response(409, str(exc), "invalid_request_error", "registry_conflict")
 
     @app.exception_handler(IndexError_)
     async def _index(request: Request, exc: IndexError_) -> JSONResponse:

@@ -161,7 +161,8 @@ def _describe(error: dict[str, object]) -> str:
 
 
 # Variables that carry the LADDER_ prefix but are not settings fields.
-_NON_FIELD_VARS = {"LADDER_CONFIG"}
+# LADDER_API_KEY is read by clients (`ladder eval run --url`), not by the server.
+_NON_FIELD_VARS = {"LADDER_CONFIG", "LADDER_API_KEY"}
 
 
 def _known_env_names() -> set[str]:

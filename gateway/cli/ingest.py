@@ -41,19 +41,28 @@ def ingest(
     root = index_dir or settings.index_dir
     started = time.perf_counter()
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=err_console, transient=True) as bar:
         reading = bar.add_task("reading files", total=None)
 
         def on_file(path: Path, error: IngestError | None) -> None:
             bar.advance(reading)
             if error is not None:
-                err_console.print(f"[red]error:[/] {error.path}: {error.reason}", highlight=False)
+                err_console.print(
+                    f"[red]error:[/] {error.path}: {error.reason}", highlight=False, soft_wrap=True
+                )
 
         report = load_paths(sources, on_file=on_file)
         for error in report.errors:
             if error.path not in report.files:  # missing paths never reached on_file
-                err_console.print(f"[red]error:[/] {error.path}: {error.reason}", highlight=False)
+                err_console.print(
+                    f"[red]error:[/] {error.path}: {error.reason}", highlight=False, soft_wrap=True
+                )
         if not report.blueprints:
             bar.stop()
             tried = len(set(report.files) | {e.path for e in report.errors})
@@ -68,7 +77,9 @@ def ingest(
 
         try:
             embedder = make_embedder(settings.retrieval, settings.model_cache_dir)
-            version_dir = build_index(report.blueprints, root, settings.retrieval, embedder, on_progress)
+            version_dir = build_index(
+                report.blueprints, root, settings.retrieval, embedder, on_progress
+            )
         except (RetrievalError, OSError) as exc:
             bar.stop()
             fail(f"index build failed: {exc}")
@@ -83,8 +94,9 @@ def ingest(
         f"chunks: {manifest['counts']['chunks']}, version: {manifest['version']}, "
         f"time: {time.perf_counter() - started:.1f}s",
         highlight=False,
+        soft_wrap=True,
     )
-    console.print(f"index: {version_dir}", highlight=False)
+    console.print(f"index: {version_dir}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,13 +13,13 @@ import typer
 from gateway.cli.common import console, fail, settings_or_exit
 
 
-class ModeChoice(str, Enum):
+class ModeChoice(StrEnum):
     hybrid = "hybrid"
     bm25 = "bm25"
     dense = "dense"
 
 
-class FusionChoice(str, Enum):
+class FusionChoice(StrEnum):
     rrf = "rrf"
     weighted = "weighted"
 
@@ -35,14 +35,28 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 def search(
     query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
-    k: Annotated[int | None, typer.Option("--k", min=1, max=1000, help="Hits to return (default: retrieval.top_k).")] = None,
-    role: Annotated[list[str] | None, typer.Option("--role", help="Role slug; repeat for several.")] = None,
-    family: Annotated[list[str] | None, typer.Option("--family", help="Role family; repeatable.")] = None,
-    level: Annotated[list[str] | None, typer.Option("--level", help="Level (senior, staff, ...); repeatable.")] = None,
-    section: Annotated[list[str] | None, typer.Option("--section", help="Section id prefix; repeatable.")] = None,
-    mode: Annotated[ModeChoice, typer.Option("--mode", help="Retrievers to use.")] = ModeChoice.hybrid,
+    k: Annotated[
+        int | None,
+        typer.Option("--k", min=1, max=1000, help="Hits to return (default: retrieval.top_k)."),
+    ] = None,
+    role: Annotated[
+        list[str] | None, typer.Option("--role", help="Role slug; repeat for several.")
+    ] = None,
+    family: Annotated[
+        list[str] | None, typer.Option("--family", help="Role family; repeatable.")
+    ] = None,
+    level: Annotated[
+        list[str] | None, typer.Option("--level", help="Level (senior, staff, ...); repeatable.")
+    ] = None,
+    section: Annotated[
+        list[str] | None, typer.Option("--section", help="Section id prefix; repeatable.")
+    ] = None,
+    mode: Annotated[
+        ModeChoice, typer.Option("--mode", help="Retrievers to use.")
+    ] = ModeChoice.hybrid,
     fusion: Annotated[
-        FusionChoice | None, typer.Option("--fusion", help="Fusion method (default: retrieval.fusion).")
+        FusionChoice | None,
+        typer.Option("--fusion", help="Fusion method (default: retrieval.fusion)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
     index_dir: Annotated[
@@ -59,7 +73,9 @@ def search(
     from retrieval.searcher import HybridSearcher
 
     settings = settings_or_exit()
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # keep stdout/stderr clean for --json
+    os.environ.setdefault(
+        "HF_HUB_DISABLE_PROGRESS_BARS", "1"
+    )  # keep stdout/stderr clean for --json
     raw = {"role": role, "family": family, "level": level, "section": section}
     try:
         filters = SearchFilters.parse({key: value for key, value in raw.items() if value})
@@ -75,14 +91,25 @@ def search(
         fail(str(exc))
 
     if as_json:
-        payload = {"query": query, "index_version": index.version, "hits": [h.as_dict() for h in hits]}
+        payload = {
+            "query": query,
+            "index_version": index.version,
+            "hits": [h.as_dict() for h in hits],
+        }
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return
     if not hits:
         console.print("no hits")
         return
-    table = Table(title=f"{len(hits)} hit(s) for {query!r} (index {index.version})", show_lines=True)
-    for column, justify in (("#", "right"), ("fused", "right"), ("bm25", "right"), ("dense", "right")):
+    table = Table(
+        title=f"{len(hits)} hit(s) for {query!r} (index {index.version})", show_lines=True
+    )
+    for column, justify in (
+        ("#", "right"),
+        ("fused", "right"),
+        ("bm25", "right"),
+        ("dense", "right"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     table.add_column("section")
     table.add_column("text")

@@ -79,6 +79,7 @@ class ChatResponse(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     # ladder extensions
     refused: bool = False
+    blocked: bool = False
     refusal_reason: str | None = None
     provider: str | None = None
     prompt: dict[str, Any] | None = None

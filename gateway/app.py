@@ -1,0 +1,92 @@
+"""The FastAPI application: lifespan, middleware, error handlers, routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.http_errors import error_response, install_error_handlers
+from gateway.orchestrator import Orchestrator
+from gateway.routes import admin, answers, chat, feedback, health, models, prompts, roles, search, usage, web
+from gateway.services import Services
+from gateway.settings import Settings, load_settings
+
+log = logging.getLogger("ladder.app")
+
+
+class BodyLimit:
+    """Pure ASGI middleware: refuse bodies over the limit with a JSON 413, before they are
+    buffered. Checks Content-Length up front and counts chunked bodies as they arrive."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self._app = app
+        self._max = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length", b"").decode() or None
+        if length is not None and length.isdigit() and int(length) > self._max:
+            await self._reject(scope, receive, send, int(length))
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self._max:
+                    raise _TooLarge(seen)
+            return message
+
+        try:
+            await self._app(scope, counted, send)
+        except _TooLarge as exc:
+            await self._reject(scope, receive, send, exc.size)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, size: int) -> None:
+        response = error_response(
+            413, f"request body of {size} bytes exceeds the limit of {self._max} bytes",
+            "invalid_request_error", "request_too_large",
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = services or Services(settings)
+        await svc.start()
+        app.state.services = svc
+        app.state.orchestrator = Orchestrator(svc)
+        try:
+            yield
+        finally:
+            await svc.close()
+
+    app = FastAPI(
+        title="ladder",
+        summary="Grounded answers about job-role blueprints: KPIs, skills, goals and career paths.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    for module in (answers, chat, models, search, roles, prompts, usage, feedback, health, admin, web):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,46 @@
+"""FastAPI dependencies as ``Annotated`` aliases: routes declare what they need."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from gateway.auth.principal import Principal
+from gateway.auth.scopes import Scope
+from gateway.auth.service import require_scope
+from gateway.orchestrator import Orchestrator
+from gateway.services import Services
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+def get_orchestrator(request: Request) -> Orchestrator:
+    return request.app.state.orchestrator  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+OrchestratorDep = Annotated[Orchestrator, Depends(get_orchestrator)]
+
+
+def principal_with(scope: Scope) -> Callable[[Request], Principal]:
+    def dependency(request: Request) -> Principal:
+        services: Services = request.app.state.services
+        principal = services.auth.authenticate(request.headers.get("authorization"))
+        require_scope(principal, scope)
+        request.state.key_id = principal.key_id
+        return principal
+
+    return dependency
+
+
+ChatPrincipal = Annotated[Principal, Depends(principal_with(Scope.CHAT))]
+AnswersPrincipal = Annotated[Principal, Depends(principal_with(Scope.ANSWERS))]
+SearchPrincipal = Annotated[Principal, Depends(principal_with(Scope.SEARCH))]
+RolesPrincipal = Annotated[Principal, Depends(principal_with(Scope.ROLES))]
+PromptsWritePrincipal = Annotated[Principal, Depends(principal_with(Scope.PROMPTS_WRITE))]
+UsagePrincipal = Annotated[Principal, Depends(principal_with(Scope.USAGE_READ))]
+AdminPrincipal = Annotated[Principal, Depends(principal_with(Scope.ADMIN))]

@@ -1,0 +1,483 @@
+"""One request through the pipeline:
+
+    input guards -> retrieval -> prompt rendering -> provider (routed) -> output guards
+
+with usage, cost, the ledger row, metrics and one span per stage recorded on
+the way. Routes, the CLI and the evaluation harness all call ``run`` (or
+``stream``); nothing here knows about HTTP.
+
+CPU-bound steps (embedding, scoring) run in a worker thread so the event loop
+keeps serving other requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import numpy as np
+
+from gateway.cache import cache_key, is_cacheable
+from gateway.errors import RequestError
+from gateway.observability.tracing import current_trace_id
+from gateway.pipeline_types import PipelineRequest, PipelineResult, RetrievedChunk
+from gateway.providers.base import Passage, ProviderRequest, ProviderResponse
+from gateway.providers.errors import ProviderStreamError
+from gateway.providers.router import Route, Target
+from gateway.query_planner import QueryPlan, plan_query
+from gateway.schemas.common import Citation, PromptRef, Usage
+from gateway.usage.records import UsageRecord
+from gateway.usage.tokens import ProviderUsage as CountedUsage
+from guardrails.base import Verdict
+
+if TYPE_CHECKING:
+    from gateway.auth.principal import Principal
+    from gateway.services import Services
+    from retrieval.searcher import Hit
+
+log = logging.getLogger("ladder.pipeline")
+
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*\[\d{1,3}\])*\s+(?=\S)|\n+")
+
+
+@dataclass
+class _Prepared:
+    """State carried from the pre-provider stages to the post-provider ones."""
+
+    request: PipelineRequest
+    principal: Principal
+    started: float
+    alias: str
+    prompt: Any  # prompts.registry.ResolvedPrompt
+    plan: QueryPlan | None = None
+    hits: list[Hit] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    messages: list[dict[str, str]] = field(default_factory=list)
+    redacted_messages: list[dict[str, str]] = field(default_factory=list)
+    system_prompt: str = ""
+    verdicts: list[Verdict] = field(default_factory=list)
+    input_outcome: Any = None
+    cache_key: str | None = None
+    index_version: str = ""
+    early: PipelineResult | None = None  # refused/blocked/cached: no provider call needed
+    reservation: Any = None
+
+
+class Orchestrator:
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    # -- public --------------------------------------------------------------------------------
+    async def run(self, request: PipelineRequest, principal: Principal | None = None) -> PipelineResult:
+        prepared = await self._prepare(request, principal)
+        if prepared.early is not None:
+            return self._account(prepared, prepared.early)
+        s = self._s
+        try:
+            with s.telemetry.stage("provider", **self._genai_request_attrs(prepared)) as span:
+                response, route = await s.router.complete(prepared.alias, self._request_builder(prepared))
+                self._genai_response_attrs(span, route, response.model, response.finish_reason)
+        except BaseException:
+            self._release(prepared)
+            raise
+        result = await self._finish(prepared, response.text, response, route, response.abstained)
+        return self._account(prepared, result)
+
+    async def stream(
+        self, request: PipelineRequest, principal: Principal | None = None
+    ) -> tuple[PipelineResult, AsyncIterator[str]]:
+        """A result skeleton (model, prompt, trace id...) and an iterator of answer text pieces.
+
+        Output guards see each whole sentence before any of it is sent: a sentence
+        that fails grounding or leaks is dropped, never half-shown. When the upstream
+        breaks after text was sent, the iterator raises ``ProviderStreamError`` so the
+        route can end the stream with an error event. The skeleton is completed in
+        place (answer, citations, usage) when the iterator is exhausted.
+        """
+        prepared = await self._prepare(request, principal)
+        if prepared.early is not None:
+            result = self._account(prepared, prepared.early)
+            return result, _words(result.answer)
+        s = self._s
+        try:
+            deltas, route = await s.router.stream(prepared.alias, self._request_builder(prepared))
+        except BaseException:
+            self._release(prepared)
+            raise
+        skeleton = self._skeleton(prepared, route)
+        return skeleton, self._relay(prepared, route, deltas, skeleton)
+
+    # -- stages --------------------------------------------------------------------------------
+    async def _prepare(self, request: PipelineRequest, principal: Principal | None) -> _Prepared:
+        s = self._s
+        principal = principal or s.auth.dev_principal()
+        alias = request.model or s.settings.providers.default_model
+        s.router.targets(alias)  # unknown alias -> 404 before any work
+        if request.role is not None:
+            s.snapshot.catalog.get(request.role)  # unknown role -> 404
+        prompt = s.prompts.resolve(
+            s.settings.prompts.default_name,
+            pinned_version=request.prompt_version,
+            subject=request.subject or principal.key_id,
+            canary_share=s.settings.prompts.canary_share,
+        )
+        prepared = _Prepared(request, principal, time.perf_counter(), alias, prompt)
+        prepared.index_version = s.snapshot.index.version
+        user_tokens = s.tokens.count_messages(request.messages)
+        s.limiter.admit(principal, tokens=user_tokens)
+
+        with s.telemetry.stage("input_guards", **{"ladder.audience": request.audience}):
+            outcome = await anyio.to_thread.run_sync(
+                lambda: s.guards.check_input(
+                    request.messages,
+                    audience=request.audience,
+                    prompt_version=prompt.version,
+                    policy_name=prompt.guard_policy,
+                )
+            )
+        prepared.input_outcome = outcome
+        prepared.verdicts.extend(outcome.verdicts)
+        prepared.redacted_messages = outcome.redacted_messages
+        if outcome.blocked or outcome.refused:
+            prepared.early = self._refusal(prepared, outcome.refusal_reason or "refused", blocked=outcome.blocked)
+            return prepared
+
+        catalog = s.snapshot.catalog
+        plan = plan_query(prepared.redacted_messages, catalog, request.role)
+        if not plan.follow_up:
+            # The guards already normalized (and embedded) this text: search with it as is.
+            plan = replace(plan, query=outcome.retrieval_query)
+        prepared.plan = plan
+        if is_cacheable(request.temperature if request.temperature is not None else 0.0) and request.use_cache:
+            prepared.cache_key = cache_key(
+                messages=prepared.redacted_messages,
+                prompt=f"{prompt.name}@{prompt.version}",
+                index_version=prepared.index_version,
+                model=alias,
+                role_filter=prepared.plan.roles or None,
+            )
+            cached = s.cache.get(prepared.cache_key)
+            s.telemetry.metrics.cache_events.labels(result="hit" if cached else "miss").inc()
+            if cached is not None:
+                prepared.early = replace(
+                    cached, cached=True, trace_id=current_trace_id(), latency_ms=0.0,
+                    usage=cached.usage.model_copy(update={"cost_usd": 0.0}),
+                )
+                return prepared
+
+        await self._retrieve(prepared, outcome)
+        self._render(prepared)
+        estimate = s.tokens.count_messages(prepared.messages)
+        target = s.router.targets(alias)[0]
+        prepared.reservation = s.budget.reserve(
+            principal, model=target.model, provider=target.provider, prompt_tokens=estimate,
+            max_completion_tokens=request.max_tokens or prompt.parameters.max_tokens or 0,
+        )
+        return prepared
+
+    async def _retrieve(self, prepared: _Prepared, outcome: Any) -> None:
+        s = self._s
+        plan = prepared.plan
+        assert plan is not None
+        snapshot = s.snapshot
+        k = prepared.request.top_k or s.settings.retrieval.top_k
+        shared = getattr(outcome, "query_embedding", None)
+        vector = shared if shared is not None and getattr(outcome, "embedded_text", None) == plan.query else None
+        filters = {"role": plan.roles} if plan.roles else None
+        attrs = {
+            "gen_ai.operation.name": "retrieval",
+            "gen_ai.request.top_k": k,
+            "gen_ai.data_source.id": f"ladder-index@{snapshot.index.version}",
+            "ladder.index.version": snapshot.index.version,
+            "ladder.retrieval.follow_up": plan.follow_up,
+        }
+        with s.telemetry.stage("retrieval", **attrs) as span:
+            hits: list[Hit] = await anyio.to_thread.run_sync(
+                lambda: snapshot.searcher.search(plan.query, k=k, filters=filters, query_vector=vector)
+            )
+            if s.telemetry.capture_content:
+                span.set_attribute("ladder.retrieval.chunk_ids", [h.chunk.id for h in hits])
+                span.set_attribute("ladder.retrieval.scores", [float(h.score) for h in hits])
+        prepared.hits = hits
+        prepared.passages = [
+            Passage(
+                marker=i + 1,
+                chunk_id=h.chunk.id,
+                title=h.chunk.doc_title,
+                section_path=h.chunk.path_text,
+                text=h.chunk.text,
+                score=float(h.score),
+                kind=h.chunk.kind,
+                cells=h.chunk.metadata.get("cells"),
+                similarity=None if h.dense_score is None else float(h.dense_score),
+            )
+            for i, h in enumerate(hits)
+        ]
+
+    def _render(self, prepared: _Prepared) -> None:
+        s = self._s
+        history = prepared.redacted_messages[:-1]
+        with s.telemetry.stage("prompt_render", **{"ladder.prompt": f"{prepared.prompt.name}@{prepared.prompt.version}"}):
+            rendered = prepared.prompt.render(
+                question=prepared.redacted_messages[-1]["content"],
+                passages=[
+                    {"marker": p.marker, "title": p.title, "section_path": p.section_path,
+                     "text": p.text, "chunk_id": p.chunk_id}
+                    for p in prepared.passages
+                ],
+                history=[m for m in history if m.get("role") in ("user", "assistant")],
+                role_filter=prepared.request.role,
+            )
+        prepared.system_prompt = rendered.system
+        prepared.messages = rendered.messages()
+
+    def _request_builder(self, prepared: _Prepared):  # type: ignore[no-untyped-def]
+        params = prepared.prompt.parameters
+        request = prepared.request
+
+        def build(target: Target) -> ProviderRequest:
+            return ProviderRequest(
+                model=target.model,
+                messages=prepared.messages,
+                question=prepared.plan.query if prepared.plan else prepared.redacted_messages[-1]["content"],
+                passages=prepared.passages,
+                temperature=request.temperature if request.temperature is not None else params.temperature,
+                max_tokens=request.max_tokens or params.max_tokens,
+                stop=getattr(params, "stop", None),
+                user=prepared.principal.key_id,
+            )
+
+        return build
+
+    async def _finish(
+        self, prepared: _Prepared, text: str, response: ProviderResponse | None, route: Route, abstained: bool
+    ) -> PipelineResult:
+        s = self._s
+        with s.telemetry.stage("output_guards"):
+            out = await anyio.to_thread.run_sync(
+                lambda: s.guards.check_output(
+                    text,
+                    chunks=[(p.marker, p.chunk_id, p.text) for p in prepared.passages],
+                    input_outcome=prepared.input_outcome,
+                    system_prompt=prepared.system_prompt,
+                    secrets=s.secrets(),
+                    audience=prepared.request.audience,
+                    prompt_version=prepared.prompt.version,
+                    policy_name=prepared.prompt.guard_policy,
+                    abstain_text=prepared.prompt.abstain_text,
+                )
+            )
+        prepared.verdicts.extend(out.verdicts)
+        refused = bool(out.refused or abstained)
+        answer = out.final_text if not out.refused else (out.refusal_reason or text)
+        reason = out.refusal_reason if out.refused else ("no_evidence" if abstained else None)
+        counted = CountedUsage(response.usage.prompt_tokens, response.usage.completion_tokens) if (
+            response is not None and response.usage is not None) else None
+        result = self._result(prepared, answer, route.provider, route.model, refused, False, reason, counted)
+        if prepared.cache_key is not None and not refused:
+            s.cache.put(prepared.cache_key, result)
+        return result
+
+    async def _relay(
+        self, prepared: _Prepared, route: Route, deltas: AsyncIterator[Any], skeleton: PipelineResult
+    ) -> AsyncIterator[str]:
+        s = self._s
+        buffer = ""
+        sent: list[str] = []
+        provider_usage = None
+        abstained = False
+        try:
+            async for delta in deltas:
+                buffer += delta.text
+                if delta.usage is not None:
+                    provider_usage = delta.usage
+                abstained = abstained or bool(delta.extra.get("abstained"))
+                while (match := _SENTENCE_END.search(buffer)) is not None:
+                    sentence, buffer = buffer[: match.end()], buffer[match.end():]
+                    checked = await self._check_piece(prepared, sentence)
+                    if checked:
+                        sent.append(checked)
+                        yield checked
+            if buffer.strip():
+                checked = await self._check_piece(prepared, buffer)
+                if checked:
+                    sent.append(checked)
+                    yield checked
+        except ProviderStreamError:
+            self._release(prepared)
+            final = self._result(prepared, "".join(sent), route.provider, route.model, False, False, None, None)
+            final.outcome = "error"
+            self._copy_into(skeleton, final)
+            self._account(prepared, skeleton)
+            raise
+        if not sent:
+            text = "I could not produce an answer that is supported by the blueprints."
+            sent.append(text)
+            yield text
+            abstained = True
+        counted = CountedUsage(provider_usage.prompt_tokens, provider_usage.completion_tokens) if provider_usage else None
+        reason = "no_evidence" if abstained else None
+        final = self._result(prepared, "".join(sent), route.provider, route.model, abstained, False, reason, counted)
+        self._copy_into(skeleton, final)
+        self._account(prepared, skeleton)
+
+    async def _check_piece(self, prepared: _Prepared, piece: str) -> str:
+        s = self._s
+        out = await anyio.to_thread.run_sync(
+            lambda: s.guards.check_output(
+                piece,
+                chunks=[(p.marker, p.chunk_id, p.text) for p in prepared.passages],
+                input_outcome=prepared.input_outcome,
+                system_prompt=prepared.system_prompt,
+                secrets=s.secrets(),
+                audience=prepared.request.audience,
+                prompt_version=prepared.prompt.version,
+                policy_name=prepared.prompt.guard_policy,
+                abstain_text=prepared.prompt.abstain_text,
+                streaming=True,
+            )
+        )
+        prepared.verdicts.extend(v for v in out.verdicts if v.triggered)
+        if out.refused:
+            return ""
+        text = out.final_text
+        # Keep the separator that followed the sentence so streamed text reads naturally.
+        trailing = piece[len(piece.rstrip()):]
+        return text.rstrip() + trailing if text.strip() else ""
+
+    # -- results and accounting ----------------------------------------------------------------
+    def _refusal(self, prepared: _Prepared, reason: str, *, blocked: bool) -> PipelineResult:
+        text = reason
+        return self._result(prepared, text, "guardrails", prepared.alias, True, blocked, reason, None)
+
+    def _skeleton(self, prepared: _Prepared, route: Route) -> PipelineResult:
+        return self._result(prepared, "", route.provider, route.model, False, False, None, None)
+
+    def _result(
+        self, prepared: _Prepared, answer: str, provider: str, model: str, refused: bool,
+        blocked: bool, reason: str | None, provider_usage: CountedUsage | None,
+    ) -> PipelineResult:
+        s = self._s
+        used = {int(m) for m in _MARKER.findall(answer)}
+        by_marker = {p.marker: (p, h) for p, h in zip(prepared.passages, prepared.hits, strict=False)}
+        citations = [
+            Citation(
+                marker=marker, chunk_id=p.chunk_id, document=p.title, role=h.chunk.doc_slug,
+                section_id=h.chunk.section_id, section_path=p.section_path, quote=p.text,
+                score=round(p.score, 6),
+            )
+            for marker, (p, h) in sorted(by_marker.items())
+            if marker in used
+        ]
+        usage_model = model if provider != "extractive" else "ladder-extractive"
+        tokens = s.tokens.usage(usage_model, prepared.messages or prepared.redacted_messages, answer, provider_usage)
+        cost = s.pricing.cost(usage_model, tokens.prompt_tokens, tokens.completion_tokens, provider=provider)
+        outcome = "blocked" if blocked else ("refused" if refused else "ok")
+        return PipelineResult(
+            answer=answer,
+            citations=citations,
+            retrieved=[
+                RetrievedChunk(
+                    chunk_id=h.chunk.id, role=h.chunk.doc_slug, document=h.chunk.doc_title,
+                    section_id=h.chunk.section_id, section_path=h.chunk.path_text, kind=h.chunk.kind,
+                    text=h.chunk.text, score=float(h.score), bm25_score=h.bm25_score,
+                    dense_score=h.dense_score,
+                )
+                for h in prepared.hits
+            ],
+            refused=refused or blocked,
+            blocked=blocked,
+            refusal_reason=reason,
+            outcome=outcome,  # type: ignore[arg-type]
+            verdicts=list(prepared.verdicts),
+            usage=Usage(
+                prompt_tokens=tokens.prompt_tokens, completion_tokens=tokens.completion_tokens,
+                total_tokens=tokens.total_tokens, cost_usd=cost, source=tokens.source,
+            ),
+            model=prepared.alias,
+            provider=provider,
+            prompt=PromptRef(name=prepared.prompt.name, version=prepared.prompt.version, label=prepared.prompt.label),
+            trace_id=current_trace_id(),
+            latency_ms=0.0,
+            index_version=prepared.index_version,
+            retrieval_query=prepared.plan.query if prepared.plan else "",
+        )
+
+    @staticmethod
+    def _copy_into(target: PipelineResult, source: PipelineResult) -> None:
+        for name in PipelineResult.__dataclass_fields__:
+            setattr(target, name, getattr(source, name))
+
+    def _release(self, prepared: _Prepared) -> None:
+        if prepared.reservation is not None:
+            prepared.reservation.release()
+            prepared.reservation = None
+
+    def _account(self, prepared: _Prepared, result: PipelineResult) -> PipelineResult:
+        """Latency, ledger row, metrics. Never raises: accounting must not fail a served answer."""
+        s = self._s
+        result.latency_ms = round((time.perf_counter() - prepared.started) * 1000, 3)
+        principal = prepared.principal
+        prompt_version = f"{result.prompt.name}@{result.prompt.version}"
+        cost = 0.0 if result.cached else result.usage.cost_usd
+        try:
+            s.limiter.charge_tokens(principal.key_id, result.usage.completion_tokens, tpm=principal.tpm)
+            with s.telemetry.stage("ledger_write"):
+                s.ledger.record(
+                    UsageRecord(
+                        key_id=principal.key_id, route=prepared.request.route, latency_ms=result.latency_ms,
+                        outcome=result.outcome, audience=prepared.request.audience, model=result.model,
+                        provider=result.provider, prompt_name=result.prompt.name,
+                        prompt_version=result.prompt.version, tokens_in=result.usage.prompt_tokens,
+                        tokens_out=result.usage.completion_tokens, usage_source=result.usage.source,
+                        cost_usd=cost, cache_hit=result.cached, trace_id=result.trace_id,
+                    )
+                )
+            m = s.telemetry.metrics
+            m.tokens.labels("input", result.model, prompt_version).inc(result.usage.prompt_tokens)
+            m.tokens.labels("output", result.model, prompt_version).inc(result.usage.completion_tokens)
+            if cost:
+                m.cost.labels(result.model, prompt_version).inc(cost)
+            for verdict in result.verdicts:
+                m.guard_verdicts.labels(verdict.guard, verdict.action).inc()
+        except Exception:  # noqa: BLE001 - log and serve: the answer is already computed
+            log.exception("accounting failed for trace %s", result.trace_id)
+        finally:
+            # Released only after the ledger row is queued: the budget check counts queued
+            # rows, so the cost is visible somewhere at every instant.
+            self._release(prepared)
+        return result
+
+    # -- tracing attributes --------------------------------------------------------------------
+    def _genai_request_attrs(self, prepared: _Prepared) -> dict[str, Any]:
+        params = prepared.prompt.parameters
+        request = prepared.request
+        return {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": prepared.alias,
+            "gen_ai.request.max_tokens": request.max_tokens or params.max_tokens,
+            "gen_ai.request.temperature": request.temperature if request.temperature is not None else params.temperature,
+            "ladder.prompt": f"{prepared.prompt.name}@{prepared.prompt.version}",
+        }
+
+    @staticmethod
+    def _genai_response_attrs(span: Any, route: Route, model: str, finish_reason: str) -> None:
+        span.set_attribute("gen_ai.provider.name", route.provider)
+        span.set_attribute("gen_ai.response.model", model)
+        span.set_attribute("gen_ai.response.finish_reasons", [finish_reason])
+        span.set_attribute("ladder.fallback_used", route.fallback_used)
+
+
+async def _words(text: str) -> AsyncIterator[str]:
+    for piece in re.findall(r"\S+\s*|\s+", text):
+        yield piece
+
+
+def query_vector_matches(vector: np.ndarray | None) -> bool:
+    return vector is not None

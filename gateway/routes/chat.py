@@ -1,0 +1,133 @@
+"""OpenAI-compatible chat completions, streaming included (server-sent events)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from gateway.deps import ChatPrincipal, OrchestratorDep
+from gateway.pipeline_types import PipelineRequest, PipelineResult
+from gateway.providers.errors import ProviderStreamError
+from gateway.schemas.chat import (
+    ChatChoice,
+    ChatChoiceMessage,
+    ChatRequest,
+    ChatResponse,
+    ChatUsage,
+)
+from gateway.schemas.common import ErrorResponse
+
+router = APIRouter(tags=["chat"])
+
+
+def _pipeline_request(body: ChatRequest, principal: ChatPrincipal) -> PipelineRequest:
+    # The client's own system messages are not instructions to ladder; the guards
+    # still see them (as user-controlled text) through the conversation.
+    turns = [
+        {"role": "user" if m.role in ("system", "developer") else m.role, "content": m.text()}
+        for m in body.messages
+        if m.role in ("user", "assistant", "system", "developer") and m.text().strip()
+    ]
+    while turns and turns[-1]["role"] != "user":
+        turns.pop()
+    return PipelineRequest(
+        messages=turns,
+        route="chat",
+        role=body.role,
+        model=body.model,
+        prompt_version=body.prompt_version,
+        temperature=body.temperature,
+        max_tokens=body.max_tokens,
+        audience=principal.audience.value,  # type: ignore[arg-type]
+        key_id=principal.key_id,
+        subject=body.user or principal.key_id,
+    )
+
+
+def _finish_reason(result: PipelineResult) -> str:
+    return "content_filter" if result.blocked or (result.refused and result.refusal_reason != "no_evidence") else "stop"
+
+
+def _extras(result: PipelineResult) -> dict[str, object]:
+    return {
+        "citations": [c.model_dump() for c in result.citations],
+        "refused": result.refused,
+        "blocked": result.blocked,
+        "refusal_reason": result.refusal_reason,
+        "provider": result.provider,
+        "prompt": result.prompt.model_dump(),
+        "trace_id": result.trace_id,
+    }
+
+
+@router.post(
+    "/v1/chat/completions",
+    response_model=ChatResponse,
+    responses={400: {"model": ErrorResponse}, 401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
+    summary="OpenAI-compatible chat completion over the role blueprints",
+)
+async def chat(body: ChatRequest, principal: ChatPrincipal, pipeline: OrchestratorDep):  # type: ignore[no-untyped-def]
+    request = _pipeline_request(body, principal)
+    if not body.stream:
+        result = await pipeline.run(request, principal)
+        return ChatResponse(
+            id=f"chatcmpl-{result.trace_id or int(time.time() * 1000)}",
+            created=int(time.time()),
+            model=result.model,
+            choices=[ChatChoice(message=ChatChoiceMessage(content=result.answer), finish_reason=_finish_reason(result))],
+            usage=ChatUsage(
+                prompt_tokens=result.usage.prompt_tokens, completion_tokens=result.usage.completion_tokens,
+                total_tokens=result.usage.total_tokens, cost_usd=result.usage.cost_usd,
+            ),
+            **_extras(result),  # type: ignore[arg-type]
+        )
+    skeleton, pieces = await pipeline.stream(request, principal)
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    return StreamingResponse(
+        _sse(skeleton, pieces, include_usage),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+    )
+
+
+def _event(payload: dict[str, object]) -> str:
+    return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+
+async def _sse(result: PipelineResult, pieces: AsyncIterator[str], include_usage: bool) -> AsyncIterator[str]:
+    created = int(time.time())
+    chunk_id = f"chatcmpl-{result.trace_id or created}"
+
+    def chunk(delta: dict[str, object], finish: str | None = None, **extra: object) -> str:
+        return _event({
+            "id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": result.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra,
+        })
+
+    yield chunk({"role": "assistant", "content": ""})
+    try:
+        async for piece in pieces:
+            if piece:
+                yield chunk({"content": piece})
+    except ProviderStreamError:
+        # Never a silent truncation: the client learns the answer is incomplete.
+        yield _event({"error": {
+            "message": "the model provider failed while streaming; the answer above is incomplete",
+            "type": "provider_error", "code": "stream_interrupted",
+        }})
+        yield "data: [DONE]\n\n"
+        return
+    yield chunk({}, _finish_reason(result), **_extras(result))
+    if include_usage:
+        yield _event({
+            "id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": result.model,
+            "choices": [],
+            "usage": {"prompt_tokens": result.usage.prompt_tokens,
+                      "completion_tokens": result.usage.completion_tokens,
+                      "total_tokens": result.usage.total_tokens, "cost_usd": result.usage.cost_usd},
+        })
+    yield "data: [DONE]\n\n"
