@@ -58,6 +58,10 @@ class _Prepared:
     plan: QueryPlan | None = None
     hits: list[Hit] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
+    # What the output guards check against: the passage as indexed (section path included,
+    # since the prompt shows it) with its stored vector, so nothing is re-embedded.
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    unknown_terms: frozenset[str] = frozenset()
     messages: list[dict[str, str]] = field(default_factory=list)
     redacted_messages: list[dict[str, str]] = field(default_factory=list)
     system_prompt: str = ""
@@ -149,11 +153,18 @@ class Orchestrator:
             return prepared
 
         catalog = s.snapshot.catalog
-        plan = plan_query(prepared.redacted_messages, catalog, request.role)
-        if not plan.follow_up:
-            # The guards already normalized (and embedded) this text: search with it as is.
-            plan = replace(plan, query=outcome.retrieval_query)
-        prepared.plan = plan
+        prepared.plan = plan_query(
+            prepared.redacted_messages, catalog, request.role, last_query=outcome.retrieval_query
+        )
+        if prepared.plan.unknown_role:
+            known = ", ".join(b["role"] for b in catalog.summaries())
+            prepared.early = self._refusal(
+                prepared,
+                f"There is no blueprint for \"{prepared.plan.unknown_role}\" here, so I can't answer "
+                f"that without guessing. The roles I know are: {known}.",
+                blocked=False, code="unknown_role",
+            )
+            return prepared
         if is_cacheable(request.temperature if request.temperature is not None else 0.0) and request.use_cache:
             prepared.cache_key = cache_key(
                 messages=prepared.redacted_messages,
@@ -205,6 +216,15 @@ class Orchestrator:
                 span.set_attribute("ladder.retrieval.chunk_ids", [h.chunk.id for h in hits])
                 span.set_attribute("ladder.retrieval.scores", [float(h.score) for h in hits])
         prepared.hits = hits
+        vocabulary = snapshot.index.bm25.term_ids
+        prepared.unknown_terms = frozenset(
+            t for t in snapshot.index.analyzer.tokenize(plan.query) if t not in vocabulary
+        )
+        vectors = snapshot.index.vectors_for([h.chunk.id for h in hits]) if hits else []
+        prepared.evidence = [
+            {"marker": i + 1, "chunk_id": h.chunk.id, "text": h.chunk.indexed_text, "embedding": vectors[i]}
+            for i, h in enumerate(hits)
+        ]
         prepared.passages = [
             Passage(
                 marker=i + 1,
@@ -251,6 +271,7 @@ class Orchestrator:
                 max_tokens=request.max_tokens or params.max_tokens,
                 stop=getattr(params, "stop", None),
                 user=prepared.principal.key_id,
+                unknown_terms=prepared.unknown_terms,
             )
 
         return build
@@ -263,7 +284,7 @@ class Orchestrator:
             out = await anyio.to_thread.run_sync(
                 lambda: s.guards.check_output(
                     text,
-                    chunks=[(p.marker, p.chunk_id, p.text) for p in prepared.passages],
+                    chunks=prepared.evidence,
                     input_outcome=prepared.input_outcome,
                     system_prompt=prepared.system_prompt,
                     secrets=s.secrets(),
@@ -332,7 +353,7 @@ class Orchestrator:
         out = await anyio.to_thread.run_sync(
             lambda: s.guards.check_output(
                 piece,
-                chunks=[(p.marker, p.chunk_id, p.text) for p in prepared.passages],
+                chunks=prepared.evidence,
                 input_outcome=prepared.input_outcome,
                 system_prompt=prepared.system_prompt,
                 secrets=s.secrets(),
@@ -352,9 +373,13 @@ class Orchestrator:
         return text.rstrip() + trailing if text.strip() else ""
 
     # -- results and accounting ----------------------------------------------------------------
-    def _refusal(self, prepared: _Prepared, reason: str, *, blocked: bool) -> PipelineResult:
-        text = reason
-        return self._result(prepared, text, "guardrails", prepared.alias, True, blocked, reason, None)
+    def _refusal(
+        self, prepared: _Prepared, reason: str, *, blocked: bool, code: str | None = None
+    ) -> PipelineResult:
+        result = self._result(prepared, reason, "guardrails", prepared.alias, True, blocked, reason, None)
+        if code:
+            result.extra["refusal_code"] = code
+        return result
 
     def _skeleton(self, prepared: _Prepared, route: Route) -> PipelineResult:
         return self._result(prepared, "", route.provider, route.model, False, False, None, None)

@@ -1,8 +1,12 @@
 """Turn a conversation into one retrieval query and an optional role filter.
 
-Follow-ups such as "and for Principal?" or "what about its frequency?" carry
-little meaning alone, so the previous user question is folded in, with the
-role it named swapped for the one the follow-up names.
+* A role the question names becomes a filter, and its name is dropped from the
+  query: inside one blueprint every passage is about that role, so the name only
+  pulls in passages that happen to repeat it ("The Staff Applied AI Engineer
+  typically reports to ...") over the ones that answer.
+* Follow-ups ("and for Principal?", "what about its frequency?", "which one has
+  the lowest weight?") carry little meaning alone, so the previous user question
+  is folded in, with the role it named swapped for the one the follow-up names.
 """
 
 from __future__ import annotations
@@ -11,13 +15,23 @@ import re
 from dataclasses import dataclass
 
 from gateway.roles import RoleCatalog
+from retrieval.analyzer import Analyzer
 
 _FOLLOW_UP = re.compile(
-    r"^\s*(and|what about|how about|same for|what of|and what about|also|then|ok,? and|for the)\b",
+    r"^\s*(and|what about|how about|same for|what of|also|then|ok,? and|for the|is that|"
+    r"is it|are they|does it|do they|how does that|compared)\b",
     re.IGNORECASE,
 )
-_PRONOUN = re.compile(r"\b(it|its|that|this|they|their|them|those|these|the role|that role)\b", re.IGNORECASE)
-_SHORT = 7  # words; shorter questions that name no topic lean on the previous turn
+_REFERENCE = re.compile(
+    r"\b(it|its|that|this|they|their|them|those|these|same|one|ones|the role|that role|"
+    r"different|instead|too|either)\b",
+    re.IGNORECASE,
+)
+_PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
+_SHORT = 12  # words: shorter questions that name no role lean on the previous turn
+_MIN_TERMS = 2
+
+_analyzer = Analyzer()
 
 
 @dataclass(frozen=True)
@@ -25,37 +39,50 @@ class QueryPlan:
     query: str
     roles: list[str]  # role slugs to filter on (empty = all roles)
     follow_up: bool
+    unknown_role: str | None = None  # a job title the question names that has no blueprint
 
 
-def _is_follow_up(question: str) -> bool:
-    words = question.split()
-    return bool(_FOLLOW_UP.match(question)) or (len(words) <= _SHORT and bool(_PRONOUN.search(question)))
+def _terms(text: str) -> int:
+    return len(_analyzer.tokenize(text))
+
+
+def _without_roles(text: str, catalog: RoleCatalog) -> str:
+    stripped = catalog.strip_mentions(text)
+    return stripped if _terms(stripped) >= _MIN_TERMS else text
 
 
 def plan_query(
-    messages: list[dict[str, str]], catalog: RoleCatalog, explicit_role: str | None = None
+    messages: list[dict[str, str]],
+    catalog: RoleCatalog,
+    explicit_role: str | None = None,
+    *,
+    last_query: str | None = None,
 ) -> QueryPlan:
+    """``last_query`` replaces the last user message's text (the guards' normalized form)."""
     users = [m["content"] for m in messages if m.get("role") == "user" and m.get("content")]
-    question = users[-1].strip()
-    previous = users[-2].strip() if len(users) > 1 else None
+    question = _PLACEHOLDER.sub(" ", last_query if last_query is not None else users[-1]).strip()
+    previous = _PLACEHOLDER.sub(" ", users[-2]).strip() if len(users) > 1 else None
 
     prior_roles = catalog.mentioned(previous) if previous else []
     context = explicit_role or (prior_roles[0] if prior_roles else None)
     named = catalog.mentioned(question, context=context)
+    words = len(question.split())
+    cue = bool(_FOLLOW_UP.match(question)) or bool(_REFERENCE.search(question))
 
-    if previous is not None and _is_follow_up(question):
-        query = f"{previous} {question}"
+    if previous is not None and ((not named and words <= _SHORT) or (named and (cue or words <= 8))):
+        base = previous
         if named and prior_roles:
             # "and for Principal?": ask the previous question about the newly named role.
-            old_names = [catalog.get(slug).role for slug in prior_roles]
-            query = previous
-            for name in old_names:
-                query = re.sub(re.escape(name), catalog.get(named[0]).role, query, flags=re.IGNORECASE)
-            query = f"{query} {question}"
-        roles = named or prior_roles
-        if explicit_role:
-            roles = [explicit_role]
+            for slug in prior_roles:
+                base = re.sub(re.escape(catalog.role_name(slug)), catalog.role_name(named[0]), base,
+                              flags=re.IGNORECASE)
+        roles = [explicit_role] if explicit_role else (named or prior_roles)
+        query = f"{base} {question}"
+        if roles:
+            query = _without_roles(query, catalog)
         return QueryPlan(query=query, roles=roles, follow_up=True)
 
     roles = [explicit_role] if explicit_role else named
-    return QueryPlan(query=question, roles=roles, follow_up=False)
+    query = _without_roles(question, catalog) if roles else question
+    unknown = None if roles else catalog.unknown_title(question)
+    return QueryPlan(query=query, roles=roles, follow_up=False, unknown_role=unknown)

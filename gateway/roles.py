@@ -36,11 +36,43 @@ SCORECARD_COLUMNS = {
 }
 
 _NORMALIZE = re.compile(r"[^a-z0-9]+")
+# Job titles whose head noun no blueprint family uses. A question about one of them (and
+# about no known role) asks for a blueprint ladder does not have: say so, don't guess.
+# Engineer/manager/lead/architect are left out: the catalog uses them, and people use
+# them generically ("a staff engineer", "the hiring manager").
+_FOREIGN_TITLE = re.compile(
+    r"\b(?:chief\s+\w+(?:\s+\w+)?\s+officer|head\s+of\s+[a-z][\w/&-]*(?:\s+platform)?|"
+    r"(?:[a-z][\w/&-]*\s+){1,2}(?:researcher|designer|officer|scientist|analyst|director|recruiter|"
+    r"developer|specialist|consultant|administrator|accountant|nurse|teacher|lawyer)s?)\b",
+    re.IGNORECASE,
+)
+_TITLE_FILLER = frozenset(
+    "a an the of for to as is are be do does what which who whom how my our your their this that "
+    "kpis kpi goals skills role roles and or with about better good great new strong successful "
+    "effective real typical".split()
+)
 _LEVEL_WORDS = {"senior": "senior", "staff": "staff", "principal": "principal", "manager": "manager"}
 
 
 def _norm(text: str) -> str:
     return _NORMALIZE.sub(" ", text.lower().replace("&", " and ")).strip()
+
+
+def _aliases(role: str) -> set[str]:
+    """How people write a role name: 'AI Platform Lead / Architect' is also 'AI Platform
+    Lead' and 'AI Platform Architect'; 'Engineering Manager, Applied AI' is also
+    'Applied AI Engineering Manager'."""
+    names = {_norm(role)}
+    if "/" in role:
+        head, _, tail = role.partition("/")
+        head_words = head.split()
+        names.add(_norm(head))
+        if len(tail.split()) == 1 and head_words:
+            names.add(_norm(" ".join(head_words[:-1] + [tail])))
+    if "," in role:
+        first, _, second = role.partition(",")
+        names.add(_norm(f"{second} {first}"))
+    return {n for n in names if len(n.split()) >= 2}
 
 
 def _canonical(row: Block, columns: dict[str, tuple[str, ...]]) -> dict[str, str] | None:
@@ -76,9 +108,9 @@ class RoleCatalog:
 
     def __init__(self, blueprints: Iterable[Blueprint]) -> None:
         self._by_slug = {b.slug: b for b in blueprints}
-        self._names = sorted(
-            ((_norm(b.role), b.slug) for b in self._by_slug.values()), key=lambda x: -len(x[0])
-        )
+        names = {(alias, b.slug) for b in self._by_slug.values() for alias in _aliases(b.role)}
+        # Longest first, so "staff applied ai engineer" wins over a shorter alias inside it.
+        self._names = sorted(names, key=lambda x: (-len(x[0]), x[0]))
 
     def __len__(self) -> int:
         return len(self._by_slug)
@@ -147,6 +179,29 @@ class RoleCatalog:
         return _table_rows(self.get(slug).find_section("Hiring"), SCORECARD_COLUMNS)
 
     # -- mentions of roles in free text (query planning) --------------------------------------
+    def strip_mentions(self, text: str) -> str:
+        """``text`` without the role names it contains (used once a role filter applies,
+        where the name no longer tells passages apart and only adds noise)."""
+        for alias, _ in self._names:
+            pattern = r"\b" + r"\W+".join(re.escape(w) for w in alias.split()) + r"(?:'s|’s)?\b"
+            text = re.sub(pattern, " ", text, flags=re.IGNORECASE)
+        return re.sub(r"\s+", " ", text).strip()
+
+    def unknown_title(self, text: str) -> str | None:
+        """A job title in ``text`` that has no blueprint here ("UX Researcher", "Chief
+        Marketing Officer", "Head of AI"), or None. Only meaningful when ``mentioned(text)``
+        found no known role."""
+        for match in _FOREIGN_TITLE.finditer(text):
+            words = match.group(0).split()
+            while words and words[0].lower() in _TITLE_FILLER:
+                words.pop(0)
+            if sum(w.lower() not in _TITLE_FILLER for w in words) >= 2:
+                return " ".join(words)
+        return None
+
+    def role_name(self, slug: str) -> str:
+        return self.get(slug).role
+
     def mentioned(self, text: str, *, context: str | None = None) -> list[str]:
         """Role slugs named in ``text``: full role names first, then bare level words
         ("and for Principal?") resolved within the family of the ``context`` role."""

@@ -39,6 +39,10 @@ class ProviderRequest:
     max_tokens: int | None = None
     stop: list[str] | None = None
     user: str | None = None
+    # Analyzer terms of the question that occur nowhere in the indexed corpus: what the
+    # blueprints cannot speak to (salary, visa...). Lets the extractive provider tell
+    # a topic the corpus lacks from mere wording the passages happen not to use.
+    unknown_terms: frozenset[str] = frozenset()
 
 
 @dataclass

@@ -23,8 +23,8 @@ from pydantic import ValidationError
 
 from retrieval.analyzer import Analyzer
 from retrieval.chunking import Chunk
-from retrieval.documents import Blueprint
 from retrieval.dense import DenseIndex, HnswParams
+from retrieval.documents import Blueprint
 from retrieval.embedding.base import Embedder
 from retrieval.errors import IndexError_, IndexNotFound
 from retrieval.filters import FilterIndex
@@ -61,6 +61,11 @@ class LoadedIndex:
     @cached_property
     def _positions(self) -> dict[str, int]:
         return {chunk.id: i for i, chunk in enumerate(self.chunks)}
+
+    def vectors_for(self, chunk_ids: list[str]) -> np.ndarray:
+        """Stored (normalized) embeddings of chunks, e.g. for grounding checks that would
+        otherwise re-embed the passages of every answer."""
+        return self.dense.vectors(np.asarray([self._positions[c] for c in chunk_ids], dtype=np.int64))
 
     def chunk(self, chunk_id: str) -> Chunk | None:
         position = self._positions.get(chunk_id)
@@ -178,7 +183,12 @@ def load_version(path: Path, embedder: Embedder, *, verify_checksums: bool = Tru
         if not ok:
             raise refuse(reason)
     return LoadedIndex(
-        path=path, manifest=manifest, chunks=chunks, bm25=bm25, dense=dense, analyzer=analyzer,
+        path=path,
+        manifest=manifest,
+        chunks=chunks,
+        bm25=bm25,
+        dense=dense,
+        analyzer=analyzer,
         blueprints=blueprints,
     )
 
@@ -190,7 +200,9 @@ def _read_blueprints(path: Path) -> list[Blueprint]:
             try:
                 blueprints.append(Blueprint.model_validate_json(line))
             except ValidationError as exc:
-                raise ValueError(f"blueprints.jsonl line {number} is not a valid blueprint") from exc
+                raise ValueError(
+                    f"blueprints.jsonl line {number} is not a valid blueprint"
+                ) from exc
     return blueprints
 
 
