@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ladder.pipeline")
 
+_SUPERLATIVE = re.compile(r"\b(highest|largest|most|biggest|lowest|smallest|least|leads)\b", re.IGNORECASE)
+_MAX_TABLE_ROWS = 30
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*\[\d{1,3}\])*\s+(?=\S)|\n+")
 
@@ -209,9 +211,12 @@ class Orchestrator:
             "ladder.retrieval.follow_up": plan.follow_up,
         }
         with s.telemetry.stage("retrieval", **attrs) as span:
+            depth = k if plan.roles else 2 * k
             hits: list[Hit] = await anyio.to_thread.run_sync(
-                lambda: snapshot.searcher.search(plan.query, k=k, filters=filters, query_vector=vector)
+                lambda: snapshot.searcher.search(plan.query, k=depth, filters=filters, query_vector=vector)
             )
+            if not plan.roles:
+                hits = _prefer_own_blueprints(hits)[:k]
             if s.telemetry.capture_content:
                 span.set_attribute("ladder.retrieval.chunk_ids", [h.chunk.id for h in hits])
                 span.set_attribute("ladder.retrieval.scores", [float(h.score) for h in hits])
@@ -239,6 +244,22 @@ class Orchestrator:
             )
             for i, h in enumerate(hits)
         ]
+
+    @staticmethod
+    def _complete_tables(query: str, hits: list[Hit], snapshot: Any) -> list[Hit]:
+        """For a superlative over a table ("highest weight"), the whole table is evidence:
+        a top-k cut would hide the row that answers. Sibling rows join after the hits."""
+        if not hits or hits[0].chunk.kind != "table_row" or not _SUPERLATIVE.search(query):
+            return hits
+        from retrieval.searcher import Hit as SearchHit
+
+        seen = {h.chunk.id for h in hits}
+        extra = [
+            SearchHit(chunk=c, score=0.0, bm25_score=None, dense_score=None, bm25_rank=None, dense_rank=None)
+            for c in snapshot.index.section_chunks(hits[0].chunk.section_id)
+            if c.kind == "table_row" and c.id not in seen
+        ]
+        return hits + extra[:_MAX_TABLE_ROWS]
 
     def _render(self, prepared: _Prepared) -> None:
         s = self._s
@@ -497,6 +518,18 @@ class Orchestrator:
         span.set_attribute("gen_ai.response.model", model)
         span.set_attribute("gen_ai.response.finish_reasons", [finish_reason])
         span.set_attribute("ladder.fallback_used", route.fallback_used)
+
+
+# Sample blueprints are illustrative stand-ins an organization replaces; when a
+# question names no role, its own (non-sample) blueprints win close calls.
+_SAMPLE_PENALTY = 0.9
+
+
+def _prefer_own_blueprints(hits: list[Hit]) -> list[Hit]:
+    def adjusted(hit: Hit) -> float:
+        return hit.score * (_SAMPLE_PENALTY if hit.chunk.metadata.get("sample") else 1.0)
+
+    return sorted(hits, key=adjusted, reverse=True)
 
 
 async def _words(text: str) -> AsyncIterator[str]:

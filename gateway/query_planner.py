@@ -27,6 +27,16 @@ _REFERENCE = re.compile(
     r"different|instead|too|either)\b",
     re.IGNORECASE,
 )
+# Career questions are phrased many ways; the blueprints use a few fixed section titles.
+# Adding those titles' words lets both retrievers reach the right section.
+_EXPANSIONS = [
+    (re.compile(r"\b(comes?|coming) after|\bfollows?\b|\bmove (in)?to\b|\bnext (step|move)|"
+                r"\bprogress(ion)? (from|after)|\bafter (this|the|that) role", re.IGNORECASE),
+     "next likely roles"),
+    (re.compile(r"\bfeeds? into\b|\bbefore becoming\b|\bcomes? from\b|\blead(s)? into\b",
+                re.IGNORECASE), "common feeder roles"),
+    (re.compile(r"\bpromot(ed|ion)\b", re.IGNORECASE), "skills needed for promotion"),
+]
 _PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
 _SHORT = 12  # words: shorter questions that name no role lean on the previous turn
 _MIN_TERMS = 2
@@ -44,6 +54,11 @@ class QueryPlan:
 
 def _terms(text: str) -> int:
     return len(_analyzer.tokenize(text))
+
+
+def _expand(query: str) -> str:
+    extra = [words for pattern, words in _EXPANSIONS if pattern.search(query)]
+    return f"{query} {' '.join(extra)}" if extra else query
 
 
 def _without_roles(text: str, catalog: RoleCatalog) -> str:
@@ -80,9 +95,9 @@ def plan_query(
         query = f"{base} {question}"
         if roles:
             query = _without_roles(query, catalog)
-        return QueryPlan(query=query, roles=roles, follow_up=True)
+        return QueryPlan(query=_expand(query), roles=roles, follow_up=True)
 
     roles = [explicit_role] if explicit_role else named
     query = _without_roles(question, catalog) if roles else question
     unknown = None if roles else catalog.unknown_title(question)
-    return QueryPlan(query=query, roles=roles, follow_up=False, unknown_role=unknown)
+    return QueryPlan(query=_expand(query), roles=roles, follow_up=False, unknown_role=unknown)

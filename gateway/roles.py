@@ -58,6 +58,12 @@ def _norm(text: str) -> str:
     return _NORMALIZE.sub(" ", text.lower().replace("&", " and ")).strip()
 
 
+def _singular(normalized: str) -> str:
+    """'staff applied ai engineers' -> 'staff applied ai engineer' (names match in plural too)."""
+    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+                    for w in normalized.split())
+
+
 def _aliases(role: str) -> set[str]:
     """How people write a role name: 'AI Platform Lead / Architect' is also 'AI Platform
     Lead' and 'AI Platform Architect'; 'Engineering Manager, Applied AI' is also
@@ -108,7 +114,9 @@ class RoleCatalog:
 
     def __init__(self, blueprints: Iterable[Blueprint]) -> None:
         self._by_slug = {b.slug: b for b in blueprints}
-        names = {(alias, b.slug) for b in self._by_slug.values() for alias in _aliases(b.role)}
+        names = {
+            (_singular(alias), b.slug) for b in self._by_slug.values() for alias in _aliases(b.role)
+        }
         # Longest first, so "staff applied ai engineer" wins over a shorter alias inside it.
         self._names = sorted(names, key=lambda x: (-len(x[0]), x[0]))
 
@@ -183,7 +191,7 @@ class RoleCatalog:
         """``text`` without the role names it contains (used once a role filter applies,
         where the name no longer tells passages apart and only adds noise)."""
         for alias, _ in self._names:
-            pattern = r"\b" + r"\W+".join(re.escape(w) for w in alias.split()) + r"(?:'s|’s)?\b"
+            pattern = r"\b" + r"\W+".join(re.escape(w) + "s?" for w in alias.split()) + r"(?:'s|’s)?\b"
             text = re.sub(pattern, " ", text, flags=re.IGNORECASE)
         return re.sub(r"\s+", " ", text).strip()
 
@@ -205,7 +213,7 @@ class RoleCatalog:
     def mentioned(self, text: str, *, context: str | None = None) -> list[str]:
         """Role slugs named in ``text``: full role names first, then bare level words
         ("and for Principal?") resolved within the family of the ``context`` role."""
-        norm = f" {_norm(text)} "
+        norm = f" {_singular(_norm(text))} "
         found: list[str] = []
         for name, slug in self._names:
             if f" {name} " in norm and slug not in found:
@@ -213,6 +221,12 @@ class RoleCatalog:
                 norm = norm.replace(f" {name} ", " ")
         if found:
             return found
+        # Reordered names ("Staff-level ... Applied AI Engineer"): every word of a
+        # full role name present counts, when exactly one role matches that way.
+        words = set(norm.split())
+        loose = {slug for name, slug in self._names if len(name.split()) >= 3 and set(name.split()) <= words}
+        if len(loose) == 1:
+            return list(loose)
         levels = [lvl for word, lvl in _LEVEL_WORDS.items() if f" {word} " in norm]
         if not levels:
             return []

@@ -38,6 +38,10 @@ _LIST_INTENT = re.compile(
     r"stakeholders|kpis|metrics|expectations|milestones|objectives|roles|paths|criteria)\b",
     re.IGNORECASE,
 )
+_SUPERLATIVE = re.compile(
+    r"\b(highest|largest|most|biggest|top|leads|lowest|smallest|least)\b", re.IGNORECASE
+)
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"“])")
 _ITEM = re.compile(r"^(\s*)- (.*)$")
 
@@ -176,6 +180,7 @@ class ExtractiveProvider:
                 # phrasing the passages do not share ("achieved", "carry out").
                 idf[t] = top if t in unknown else 0.1 * top
         total = sum(idf.values()) or 1.0
+        best_fused = max((u.passage.score for u in units), default=0.0) or 1.0
         for unit in units:
             body = sum(idf[t] for t in terms if t in unit.terms) / total
             context = sum(idf[t] for t in terms if t in unit.path_terms and t not in unit.terms) / total
@@ -185,7 +190,10 @@ class ExtractiveProvider:
             # is to the question in embedding space. Terms no retrieved unit contains weigh
             # most (highest local IDF), so a question about something the blueprints never
             # mention (salary, PTO) scores low evidence.
-            unit.score = 0.6 * min(1.0, body + 0.5 * context) + 0.4 * similarity
+            # The retriever's own ranking (fused BM25 + dense over the whole chunk) is a
+            # prior: it already weighed the section path and the chunk as a whole.
+            prior = unit.passage.score / best_fused
+            unit.score = 0.5 * min(1.0, body + 0.5 * context) + 0.3 * similarity + 0.2 * prior
             unit.evidence = 0.6 * min(1.0, body + context) + 0.4 * similarity
         return terms
 
@@ -207,7 +215,10 @@ class ExtractiveProvider:
         best = ranked[0]
         if max(u.evidence for u in units) < self._min_evidence:
             return ABSTAIN_TEXT, True
-        if _LIST_INTENT.search(question) and best.passage.kind != "table_row":
+        extreme = self._superlative(question, ranked)
+        if extreme is not None:
+            chosen = [extreme]
+        elif _LIST_INTENT.search(question) and best.passage.kind != "table_row":
             chosen = self._section_items(best, units)
         else:
             chosen = self._facts(ranked)
@@ -215,6 +226,29 @@ class ExtractiveProvider:
         if len(lines) > 1 and _LIST_INTENT.search(question):
             return "\n".join(f"- {line}" for line in lines), False
         return " ".join(lines), False
+
+    @staticmethod
+    def _superlative(question: str, ranked: list[_Unit]) -> _Unit | None:
+        """'Which dimension has the highest weight?': among the rows of the best row's
+        table, the one with the largest (or smallest) number in that column."""
+        match = _SUPERLATIVE.search(question)
+        best = ranked[0]
+        if match is None or best.passage.kind != "table_row" or not best.passage.cells:
+            return None
+        column = next((c for c in best.passage.cells if c.lower() in ("weight", "weighting")), None)
+        if column is None:
+            return None
+        table = best.passage.section_path.rsplit(" › ", 1)[0]
+        rows = [
+            u for u in ranked
+            if u.passage.kind == "table_row" and u.passage.cells and column in u.passage.cells
+            and u.passage.section_path.rsplit(" › ", 1)[0] == table
+        ]
+        valued = [(float(m.group()), u) for u in rows if (m := _NUMBER.search(u.passage.cells[column]))]
+        if len(valued) < 2:
+            return None
+        pick = max if match.group(1).lower() in ("highest", "largest", "most", "biggest", "top", "leads") else min
+        return pick(valued, key=lambda pair: pair[0])[1]
 
     def _section_items(self, best: _Unit, units: list[_Unit]) -> list[_Unit]:
         """All items of the best unit's section (in document order), up to max_items."""

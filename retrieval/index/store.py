@@ -67,6 +67,17 @@ class LoadedIndex:
         otherwise re-embed the passages of every answer."""
         return self.dense.vectors(np.asarray([self._positions[c] for c in chunk_ids], dtype=np.int64))
 
+    @cached_property
+    def _by_section(self) -> dict[str, list[Chunk]]:
+        grouped: dict[str, list[Chunk]] = {}
+        for chunk in self.chunks:
+            grouped.setdefault(chunk.section_id, []).append(chunk)
+        return grouped
+
+    def section_chunks(self, section_id: str) -> list[Chunk]:
+        """Every chunk of one section, in document order (e.g. all rows of a table)."""
+        return list(self._by_section.get(section_id, ()))
+
     def chunk(self, chunk_id: str) -> Chunk | None:
         position = self._positions.get(chunk_id)
         return None if position is None else self.chunks[position]
