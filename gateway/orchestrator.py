@@ -63,7 +63,7 @@ class _Prepared:
     # What the output guards check against: the passage as indexed (section path included,
     # since the prompt shows it) with its stored vector, so nothing is re-embedded.
     evidence: list[dict[str, Any]] = field(default_factory=list)
-    unknown_terms: frozenset[str] = frozenset()
+    term_weights: dict[str, float] = field(default_factory=dict)
     messages: list[dict[str, str]] = field(default_factory=list)
     redacted_messages: list[dict[str, str]] = field(default_factory=list)
     system_prompt: str = ""
@@ -221,10 +221,12 @@ class Orchestrator:
                 span.set_attribute("ladder.retrieval.chunk_ids", [h.chunk.id for h in hits])
                 span.set_attribute("ladder.retrieval.scores", [float(h.score) for h in hits])
         prepared.hits = hits
-        vocabulary = snapshot.index.bm25.term_ids
-        prepared.unknown_terms = frozenset(
-            t for t in snapshot.index.analyzer.tokenize(plan.query) if t not in vocabulary
-        )
+        bm25 = snapshot.index.bm25
+        ceiling = float(bm25.idf.max()) if bm25.idf.size else 1.0
+        prepared.term_weights = {
+            t: float(bm25.idf[bm25.term_ids[t]]) if t in bm25.term_ids else ceiling
+            for t in snapshot.index.analyzer.tokenize(plan.query)
+        }
         vectors = snapshot.index.vectors_for([h.chunk.id for h in hits]) if hits else []
         prepared.evidence = [
             {"marker": i + 1, "chunk_id": h.chunk.id, "text": h.chunk.indexed_text, "embedding": vectors[i]}
@@ -292,7 +294,7 @@ class Orchestrator:
                 max_tokens=request.max_tokens or params.max_tokens,
                 stop=getattr(params, "stop", None),
                 user=prepared.principal.key_id,
-                unknown_terms=prepared.unknown_terms,
+                term_weights=prepared.term_weights,
             )
 
         return build
@@ -301,6 +303,10 @@ class Orchestrator:
         self, prepared: _Prepared, text: str, response: ProviderResponse | None, route: Route, abstained: bool
     ) -> PipelineResult:
         s = self._s
+        if abstained:
+            # The provider declined with its fixed notice: nothing to ground or scan.
+            result = self._result(prepared, text, route.provider, route.model, True, False, "no_evidence", None)
+            return result
         with s.telemetry.stage("output_guards"):
             out = await anyio.to_thread.run_sync(
                 lambda: s.guards.check_output(

@@ -7,7 +7,7 @@ router above them owns retries, fallback and the circuit breaker.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -39,10 +39,11 @@ class ProviderRequest:
     max_tokens: int | None = None
     stop: list[str] | None = None
     user: str | None = None
-    # Analyzer terms of the question that occur nowhere in the indexed corpus: what the
-    # blueprints cannot speak to (salary, visa...). Lets the extractive provider tell
-    # a topic the corpus lacks from mere wording the passages happen not to use.
-    unknown_terms: frozenset[str] = frozenset()
+    # Corpus-level weight (BM25 IDF) of each analyzer term of the question; terms the
+    # corpus never uses get the largest weight. Lets the extractive provider judge
+    # evidence the way the whole corpus sees the words: a topic the blueprints lack
+    # (salary, visa) weighs heavily, phrasing they merely do not share weighs little.
+    term_weights: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass
