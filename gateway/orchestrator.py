@@ -220,6 +220,7 @@ class Orchestrator:
             if s.telemetry.capture_content:
                 span.set_attribute("ladder.retrieval.chunk_ids", [h.chunk.id for h in hits])
                 span.set_attribute("ladder.retrieval.scores", [float(h.score) for h in hits])
+        hits = self._complete_tables(plan.query, hits, snapshot)
         prepared.hits = hits
         bm25 = snapshot.index.bm25
         ceiling = float(bm25.idf.max()) if bm25.idf.size else 1.0
@@ -526,14 +527,32 @@ class Orchestrator:
         span.set_attribute("ladder.fallback_used", route.fallback_used)
 
 
-# Sample blueprints are illustrative stand-ins an organization replaces; when a
-# question names no role, its own (non-sample) blueprints win close calls.
+# Sample blueprints are illustrative stand-ins an organization replaces. When a
+# question names no role and the same section exists in several blueprints ("the
+# 90-day goals"), the organization's own (non-sample) blueprint is the one meant;
+# otherwise own blueprints only win close calls.
 _SAMPLE_PENALTY = 0.9
+_AMBIGUOUS_SAMPLE_PENALTY = 0.6
+
+
+def _section_title(hit: Hit) -> str:
+    return hit.chunk.section_path[-1].split(" (")[0].lower() if hit.chunk.section_path else ""
 
 
 def _prefer_own_blueprints(hits: list[Hit]) -> list[Hit]:
+    if not hits:
+        return hits
+    titles: dict[str, set[str]] = {}
+    for hit in hits:
+        if hit.chunk.kind != "table_row":
+            titles.setdefault(_section_title(hit), set()).add(hit.chunk.doc_slug)
+    own_exists = any(not h.chunk.metadata.get("sample") for h in hits)
+
     def adjusted(hit: Hit) -> float:
-        return hit.score * (_SAMPLE_PENALTY if hit.chunk.metadata.get("sample") else 1.0)
+        if not hit.chunk.metadata.get("sample") or not own_exists:
+            return hit.score
+        shared = len(titles.get(_section_title(hit), ())) > 1
+        return hit.score * (_AMBIGUOUS_SAMPLE_PENALTY if shared else _SAMPLE_PENALTY)
 
     return sorted(hits, key=adjusted, reverse=True)
 

@@ -36,6 +36,9 @@ _EXPANSIONS = [
     (re.compile(r"\bfeeds? into\b|\bbefore becoming\b|\bcomes? from\b|\blead(s)? into\b",
                 re.IGNORECASE), "common feeder roles"),
     (re.compile(r"\bpromot(ed|ion)\b", re.IGNORECASE), "skills needed for promotion"),
+    (re.compile(r"\bin a nutshell\b|\boverview\b|\btell me about\b|\bdescribe\b|"
+                r"^\s*what (is|does) (a|an)\s+(\w+\s+){0,5}\w+\s*\??\s*$", re.IGNORECASE),
+     "role summary"),
 ]
 _PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
 _SHORT = 12  # words: shorter questions that name no role lean on the previous turn

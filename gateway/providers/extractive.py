@@ -220,7 +220,7 @@ class ExtractiveProvider:
         if extreme is not None:
             chosen = [extreme]
         elif _LIST_INTENT.search(question) and best.passage.kind != "table_row":
-            chosen = self._section_items(best, units)
+            chosen = self._section_items(self._list_anchor(ranked), units)
         else:
             chosen = self._facts(ranked)
         lines = [f"{_finish(u.text)} [{u.passage.marker}]" for u in chosen]
@@ -250,6 +250,19 @@ class ExtractiveProvider:
             return None
         pick = max if match.group(1).lower() in ("highest", "largest", "most", "biggest", "top", "leads") else min
         return pick(valued, key=lambda pair: pair[0])[1]
+
+    @staticmethod
+    def _list_anchor(ranked: list[_Unit]) -> _Unit:
+        """For a list answer, the section of the retriever's highest-ranked passage wins
+        when one of its units is nearly as good as the best unit: a single item elsewhere
+        that happens to share words ("a 6-12 month roadmap" for "12-month objectives")
+        must not pull the answer into the wrong list."""
+        best = ranked[0]
+        top_marker = min(u.passage.marker for u in ranked)
+        for unit in ranked:
+            if unit.passage.marker == top_marker and unit.score >= 0.8 * best.score:
+                return unit
+        return best
 
     def _section_items(self, best: _Unit, units: list[_Unit]) -> list[_Unit]:
         """All items of the best unit's section (in document order), up to max_items."""
