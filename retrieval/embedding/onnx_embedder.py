@@ -1,0 +1,254 @@
+"""Query embedder: the packaged MiniLM exported to ONNX and run by ONNX Runtime.
+
+The fp32 backend produces the same vectors as sentence-transformers on PyTorch
+(cosine >= 0.9999; see tests/retrieval/test_onnx_embedder.py and
+bench/results/embedding.md), so documents embedded by TorchEmbedder and queries
+embedded here share one index; ``name`` is therefore the weights' name, and
+``backend`` tells the runtimes apart. The int8 backend is faster but only
+approximately equal (cosine >= 0.98, see onnx_export.QUANT_SETTINGS).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.embedding.model_path import MODEL_NAME, minilm_path
+from retrieval.embedding.onnx_export import (
+    INPUT_NAMES,
+    OUTPUT_NAME,
+    OnnxExportError,
+    ensure_exported,
+)
+from retrieval.embedding.query_cache import CacheInfo, QueryCache
+from retrieval.errors import ModelUnavailable
+
+log = logging.getLogger(__name__)
+
+DIM = 384
+# Measured on the shared 2-core box (bench/results/embedding.md): two threads beat
+# one for single queries when a core is free (fp32 p50 6.3 vs 10.1 ms) and tie
+# under load; more threads than cores only adds contention.
+MAX_DEFAULT_THREADS = 2
+
+
+def default_intra_op_threads() -> int:
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere count all cores
+    cores = len(affinity(0)) if affinity else (os.cpu_count() or 1)
+    return max(1, min(MAX_DEFAULT_THREADS, cores))
+
+
+def mean_pool_normalize(hidden: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+    """sentence-transformers' Pooling(mean) then Normalize: masked mean over tokens, unit L2.
+
+    The clamps mirror theirs: token count >= 1e-9 (torch.clamp) and norm >= 1e-12
+    (torch.nn.functional.normalize's eps).
+    """
+    mask = attention_mask.astype(np.float32)[:, :, None]
+    summed = (hidden.astype(np.float32) * mask).sum(axis=1)
+    counts = np.maximum(mask.sum(axis=1), 1e-9)
+    mean = summed / counts
+    norms = np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
+    return (mean / norms).astype(np.float32)
+
+
+def _ort_load_errors() -> tuple[type[BaseException], ...]:
+    # ONNX Runtime's errors derive from Exception directly; name the load failures
+    # so that programming errors still surface as themselves.
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    names = ("Fail", "InvalidProtobuf", "InvalidGraph", "NoSuchFile", "NoModel", "RuntimeException")
+    return tuple(getattr(state, name) for name in names if hasattr(state, name))
+
+
+class OnnxEmbedder:
+    """``Embedder`` on ONNX Runtime. Thread-safe: ``embed`` may be called concurrently.
+
+    ``cache_dir`` holds the exported model (created at ``warm_up`` when missing);
+    ``cache_size`` bounds the LRU of single-query vectors (0 disables it).
+    """
+
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        *,
+        cache_dir: Path,
+        quantized: bool = False,
+        batch_size: int = 64,
+        cache_size: int = 2048,
+        intra_op_threads: int | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if intra_op_threads is not None and intra_op_threads < 1:
+            raise ValueError(f"intra_op_threads must be >= 1, got {intra_op_threads}")
+        self._model_dir = model_dir
+        self._cache_dir = Path(cache_dir)
+        self._quantized = quantized
+        self._batch_size = batch_size
+        self._threads = intra_op_threads
+        self._cache = QueryCache(cache_size)
+        self._lock = threading.Lock()
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._lowercase = False
+        self._pad_id = 0
+        self.model_file: Path | None = None
+        self.export_seconds = 0.0
+
+    @property
+    def name(self) -> str:
+        return MODEL_NAME
+
+    @property
+    def backend(self) -> str:
+        return "onnx-int8" if self._quantized else "onnx"
+
+    @property
+    def dim(self) -> int:
+        return DIM
+
+    def cache_info(self) -> CacheInfo:
+        return self._cache.cache_info()
+
+    def warm_up(self) -> None:
+        """Load the tokenizer and the ONNX session, exporting the model first if needed."""
+        if self._session is not None:
+            return
+        with self._lock:
+            if self._session is not None:
+                return
+            model_dir = self._model_dir or minilm_path()
+            tokenizer, lowercase = _load_tokenizer(model_dir)
+            session = self._load_session(model_dir)
+            self._tokenizer, self._lowercase = tokenizer, lowercase
+            self._pad_id = int(tokenizer.padding["pad_id"]) if tokenizer.padding else 0
+            tokenizer.no_padding()  # we pad per batch ourselves, after sorting by length
+            self._session = session
+        # One run pays ONNX Runtime's first-call allocations here, not on a user query.
+        self._encode(["warm up"])
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a sequence of strings; wrap a single text in a list")
+        items = list(texts)
+        for position, text in enumerate(items):
+            if not isinstance(text, str):
+                raise TypeError(f"texts[{position}] is {type(text).__name__}, not str")
+        if not items:
+            return np.zeros((0, DIM), dtype=np.float32)
+        self.warm_up()
+        if len(items) == 1:
+            # Single calls are queries; batches are documents, which would only evict them.
+            cached = self._cache.get(items[0])
+            if cached is not None:
+                return cached.reshape(1, DIM)
+            vectors = self._encode(items)
+            self._cache.put(items[0], vectors[0])
+            return vectors
+        return self._encode(items)
+
+    def _load_session(self, model_dir: Path) -> Any:
+        load_errors = _ort_load_errors()
+        result = ensure_exported(model_dir, self._cache_dir, quantized=self._quantized)
+        try:
+            session = self._open(result.path)
+        except load_errors as exc:
+            # The checksum matched yet ONNX Runtime refuses the file: export once more
+            # (a crash mid-export elsewhere, a changed runtime) before giving up.
+            log.warning("ONNX Runtime rejected %s (%s); re-exporting once", result.path, exc)
+            result = ensure_exported(
+                model_dir, self._cache_dir, quantized=self._quantized, force=True
+            )
+            try:
+                session = self._open(result.path)
+            except load_errors as again:
+                raise OnnxExportError(
+                    f"ONNX Runtime cannot load {result.path} even after re-exporting it: "
+                    f"{again}. Delete {self._cache_dir} and retry, or use embedding "
+                    "backend 'torch'"
+                ) from again
+        self.model_file, self.export_seconds = result.path, result.seconds
+        return session
+
+    def _open(self, path: Path) -> Any:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self._threads or default_intra_op_threads()
+        # One operator at a time: the graph is a chain, so parallel branches buy nothing.
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle workers sleep instead of spinning: on 2 cores a spinning thread steals
+        # the CPU the gateway needs, and measured latency was no worse without spin.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Without the arena, memory from a large batch goes back to the OS: RSS after
+        # embedding 64 passages of 256 tokens fell from 1.2 GB to ~0.3 GB, with no
+        # measurable change in single-query latency.
+        options.enable_cpu_mem_arena = False
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        names = [node.name for node in session.get_inputs()]
+        width = session.get_outputs()[0].shape[-1]
+        if sorted(names) != sorted(INPUT_NAMES) or width != DIM:
+            raise OnnxExportError(
+                f"{path} has inputs {names} and width {width}; expected {list(INPUT_NAMES)} "
+                f"and {DIM}"
+            )
+        return session
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if self._lowercase:
+            texts = [text.lower() for text in texts]
+        encodings = self._tokenizer.encode_batch(texts)
+        lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
+        # Longest first, as sentence-transformers does, so each batch pads little.
+        order = np.argsort(-lengths, kind="stable")
+        out = np.empty((len(texts), DIM), dtype=np.float32)
+        # Dynamic int8 picks one activation scale per tensor, so a text's vector would
+        # depend on its batch mates (and their padding); one text per run keeps
+        # results independent of batching.
+        step = 1 if self._quantized else self._batch_size
+        for start in range(0, len(texts), step):
+            rows = order[start : start + step]
+            width = int(lengths[rows].max())
+            ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            types = np.zeros((len(rows), width), dtype=np.int64)
+            for row, index in enumerate(rows):
+                encoding, length = encodings[index], lengths[index]
+                ids[row, :length] = encoding.ids
+                mask[row, :length] = 1
+                types[row, :length] = encoding.type_ids
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            hidden = self._session.run([OUTPUT_NAME], feeds)[0]
+            out[rows] = mean_pool_normalize(hidden, mask)
+        return out
+
+
+def _load_tokenizer(model_dir: Path) -> tuple[Any, bool]:
+    """The fast tokenizer with sentence-transformers' truncation for this model."""
+    from tokenizers import Tokenizer
+
+    tokenizer_file = model_dir / "tokenizer.json"
+    config_file = model_dir / "sentence_bert_config.json"
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        max_seq_length = int(config["max_seq_length"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelUnavailable(f"cannot read {config_file}: {exc}") from exc
+    try:
+        tokenizer = Tokenizer.from_file(str(tokenizer_file))
+    except Exception as exc:  # the Rust binding raises bare Exception for I/O and parse errors
+        raise ModelUnavailable(f"cannot load the tokenizer {tokenizer_file}: {exc}") from exc
+    # tokenizer.json ships with truncation at 128 and fixed padding to 128; the model
+    # was trained and is served by sentence-transformers at max_seq_length (256).
+    tokenizer.enable_truncation(max_length=max_seq_length)
+    return tokenizer, bool(config.get("do_lower_case", False))

@@ -1,0 +1,190 @@
+"""Hybrid search: BM25 and dense candidates, filtered first, then fused.
+
+One call does: validate, build the filter mask, BM25 top-``bm25_depth`` over
+allowed chunks, dense top-``dense_depth`` over allowed chunks (embedding the
+query unless a vector is supplied), fuse, cut to ``k``. All of it is numpy,
+scipy and faiss work on in-memory arrays, so it is safe and cheap to call from a
+thread pool; the index is never mutated after loading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, get_args
+
+import numpy as np
+
+from retrieval.chunking import Chunk
+from retrieval.config import RetrievalConfig
+from retrieval.embedding.base import Embedder
+from retrieval.errors import QueryError
+from retrieval.filters import SearchFilters
+from retrieval.fusion import Ranked, reciprocal_rank_fusion, weighted_fusion
+from retrieval.index.store import LoadedIndex
+
+Mode = Literal["hybrid", "bm25", "dense"]
+FusionMethod = Literal["rrf", "weighted"]
+
+MAX_QUERY_CHARS = 10_000
+MAX_K = 1000
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    # The score the ranking used: fused in hybrid mode, else the single retriever's.
+    score: float
+    # Raw BM25 score (0.0: no query term in the chunk) and cosine similarity; None
+    # when not computed (no query vector exists in bm25 mode).
+    bm25_score: float | None
+    dense_score: float | None
+    # 1-based rank in that retriever's candidate list; None when outside its depth.
+    bm25_rank: int | None
+    dense_rank: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "chunk": self.chunk.model_dump(mode="json"),
+            "score": self.score,
+            "bm25_score": self.bm25_score,
+            "dense_score": self.dense_score,
+            "bm25_rank": self.bm25_rank,
+            "dense_rank": self.dense_rank,
+        }
+
+
+class Searcher(Protocol):
+    """What the gateway needs from retrieval."""
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        mode: Mode = "hybrid",
+        fusion: FusionMethod | None = None,
+        filters: SearchFilters | Mapping[str, Any] | None = None,
+        query_vector: np.ndarray | None = None,
+    ) -> list[Hit]: ...
+
+
+class HybridSearcher:
+    def __init__(self, index: LoadedIndex, embedder: Embedder, config: RetrievalConfig) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.config = config
+
+    def warm_up(self) -> None:
+        self.embedder.warm_up()
+
+    def embed_query(self, query: str) -> np.ndarray:
+        """One query vector, for callers that want to reuse it (guardrails, caches)."""
+        return np.asarray(self.embedder.embed([query]), dtype=np.float32)[0]
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        mode: Mode = "hybrid",
+        fusion: FusionMethod | None = None,
+        filters: SearchFilters | Mapping[str, Any] | None = None,
+        query_vector: np.ndarray | None = None,
+    ) -> list[Hit]:
+        k = self.config.top_k if k is None else k
+        self._validate(query, k, mode, fusion)
+        allowed = self.index.filters.mask(SearchFilters.parse(filters))
+        if allowed is not None and not allowed.any():
+            return []
+
+        # A caller asking for more hits than the configured depth gets a deeper candidate list.
+        bm25_depth = max(self.config.bm25_candidates, k)
+        dense_depth = max(self.config.dense_candidates, k)
+        bm25_ids, bm25_top, bm25_all = self.index.bm25.top(
+            self.index.analyzer.tokenize(query), bm25_depth, allowed
+        )
+        bm25 = Ranked(bm25_ids, bm25_top)
+        vector: np.ndarray | None = None
+        dense = Ranked(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
+        if mode != "bm25":
+            vector = self._query_vector(query, query_vector)
+            found = self.index.dense.search(
+                vector, dense_depth, allowed, threads=self.config.faiss_threads
+            )
+            dense = Ranked(*found)
+
+        if mode == "bm25":
+            ids, scores = bm25.ids, bm25.scores.astype(np.float64)
+        elif mode == "dense":
+            ids, scores = dense.ids, dense.scores.astype(np.float64)
+        elif (fusion or self.config.fusion) == "rrf":
+            ids, scores = reciprocal_rank_fusion([bm25, dense], k=self.config.rrf_k)
+        else:
+            alpha = self.config.alpha
+            ids, scores = weighted_fusion([bm25, dense], weights=[1.0 - alpha, alpha])
+
+        keep = scores >= self.config.min_score
+        ids, scores = ids[keep][:k], scores[keep][:k]
+        return self._hits(ids, scores, bm25, bm25_all, dense, vector)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    @staticmethod
+    def _validate(query: str, k: int, mode: str, fusion: str | None) -> None:
+        if not isinstance(query, str) or not query.strip():
+            raise QueryError("query must be a non-empty string")
+        if len(query) > MAX_QUERY_CHARS:
+            raise QueryError(
+                f"query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}"
+            )
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise QueryError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
+        if mode not in get_args(Mode):
+            raise QueryError(f"mode must be one of {', '.join(get_args(Mode))}, got {mode!r}")
+        if fusion is not None and fusion not in get_args(FusionMethod):
+            raise QueryError(
+                f"fusion must be one of {', '.join(get_args(FusionMethod))}, got {fusion!r}"
+            )
+
+    def _query_vector(self, query: str, supplied: np.ndarray | None) -> np.ndarray:
+        if supplied is None:
+            return self.embed_query(query)
+        vector = np.asarray(supplied, dtype=np.float32)
+        if vector.ndim == 2 and vector.shape[0] == 1:
+            vector = vector[0]
+        if vector.shape != (self.index.dense.dim,) or not np.isfinite(vector).all():
+            raise QueryError(
+                f"query_vector must be {self.index.dense.dim} finite floats, "
+                f"got shape {vector.shape}"
+            )
+        return vector
+
+    def _hits(
+        self,
+        ids: np.ndarray,
+        scores: np.ndarray,
+        bm25: Ranked,
+        bm25_all: np.ndarray,
+        dense: Ranked,
+        vector: np.ndarray | None,
+    ) -> list[Hit]:
+        bm25_rank = {int(i): r for r, i in enumerate(bm25.ids, start=1)}
+        dense_rank = {int(i): r for r, i in enumerate(dense.ids, start=1)}
+        cosines: np.ndarray | None = None
+        if vector is not None and len(ids):
+            norm = float(np.linalg.norm(vector)) or 1.0
+            cosines = self.index.dense.vectors(ids) @ (vector / norm)
+        hits = []
+        for position, (i, score) in enumerate(zip(ids.tolist(), scores.tolist(), strict=True)):
+            hits.append(
+                Hit(
+                    chunk=self.index.chunks[i],
+                    score=float(score),
+                    bm25_score=float(bm25_all[i]),
+                    dense_score=None if cosines is None else float(cosines[position]),
+                    bm25_rank=bm25_rank.get(i),
+                    dense_rank=dense_rank.get(i),
+                )
+            )
+        return hits
