@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 
@@ -22,6 +23,7 @@ from gateway.schemas.chat import (
 from gateway.schemas.common import ErrorResponse
 
 router = APIRouter(tags=["chat"])
+_WORDS = re.compile(r"\S+\s*|\s+")
 
 
 def _pipeline_request(body: ChatRequest, principal: ChatPrincipal) -> PipelineRequest:
@@ -111,8 +113,10 @@ async def _sse(result: PipelineResult, pieces: AsyncIterator[str], include_usage
     yield chunk({"role": "assistant", "content": ""})
     try:
         async for piece in pieces:
-            if piece:
-                yield chunk({"content": piece})
+            # Guards release whole sentences; clients still get word-sized deltas so the
+            # answer renders progressively, as with any OpenAI-compatible stream.
+            for word in _WORDS.findall(piece):
+                yield chunk({"content": word})
     except ProviderStreamError:
         # Never a silent truncation: the client learns the answer is incomplete.
         yield _event({"error": {

@@ -2,7 +2,7 @@
 // and the states a request can end in. Talks only to this page's own origin.
 
 import { ApiError, Client, chatStream, readKey, writeKey } from "./api.js";
-import { answerAsText, citationLabel, el, icon, renderAnswer, renderSources } from "./render.js";
+import { answerAsText, el, icon, renderAnswer, renderSources, sectionOf } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -92,7 +92,7 @@ for (const dialog of [ui.citeDialog, ui.keyDialog]) {
 function showCitation(c, opener) {
   ui.citeTitle.textContent = `Source [${c.marker}]`;
   ui.citeDoc.textContent = c.document;
-  ui.citePath.textContent = c.section_path;
+  ui.citePath.textContent = sectionOf(c);
   ui.citeQuote.textContent = c.quote;
   ui.citeMeta.textContent = `Role: ${c.role} · relevance ${Number(c.score).toFixed(2)}`;
   openDialog(ui.citeDialog);

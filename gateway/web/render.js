@@ -31,8 +31,14 @@ export function icon(name) {
   return svg;
 }
 
+// Section paths usually start with the document's own title; say it once.
+export function sectionOf(c) {
+  const prefix = `${c.document} › `;
+  return c.section_path.startsWith(prefix) ? c.section_path.slice(prefix.length) : c.section_path;
+}
+
 export function citationLabel(c) {
-  return `${c.document} — ${c.section_path}`;
+  return `${c.document} — ${sectionOf(c)}`;
 }
 
 // citations: Map marker -> citation once the final chunk arrived, null while streaming.
