@@ -39,7 +39,7 @@ async def scores() -> list[tuple[float, bool, str]]:
             if prepared.early is not None:
                 continue  # refused by an input guard: not the provider's decision
             assert prepared.plan is not None
-            out.append((provider.assess(prepared.plan.query, prepared.passages, prepared.term_weights), case["answerable"],
+            out.append((provider.assess(prepared.plan.focus, prepared.passages, prepared.term_weights), case["answerable"],
                         case["question"]))
     finally:
         await services.close()

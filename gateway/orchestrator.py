@@ -289,7 +289,7 @@ class Orchestrator:
             return ProviderRequest(
                 model=target.model,
                 messages=prepared.messages,
-                question=prepared.plan.query if prepared.plan else prepared.redacted_messages[-1]["content"],
+                question=prepared.plan.focus if prepared.plan else prepared.redacted_messages[-1]["content"],
                 passages=prepared.passages,
                 temperature=request.temperature if request.temperature is not None else params.temperature,
                 max_tokens=request.max_tokens or params.max_tokens,

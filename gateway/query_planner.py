@@ -53,6 +53,7 @@ class QueryPlan:
     roles: list[str]  # role slugs to filter on (empty = all roles)
     follow_up: bool
     unknown_role: str | None = None  # a job title the question names that has no blueprint
+    focus: str = ""  # what the answer should address: the latest question when it stands alone
 
 
 def _terms(text: str) -> int:
@@ -95,12 +96,20 @@ def plan_query(
                 base = re.sub(re.escape(catalog.role_name(slug)), catalog.role_name(named[0]), base,
                               flags=re.IGNORECASE)
         roles = [explicit_role] if explicit_role else (named or prior_roles)
-        query = f"{base} {question}"
+        # The latest question twice: BM25 counts repeated query terms, so "day 60" outweighs
+        # the "30 days" of the question it follows up on.
+        query = f"{base} {question} {question}"
+        own = _without_roles(question, catalog) if roles else question
         if roles:
             query = _without_roles(query, catalog)
-        return QueryPlan(query=_expand(query), roles=roles, follow_up=True)
+        # A question that stands alone is answered as asked; one that points back
+        # ("how often is that reviewed?") needs the earlier question's subject too.
+        standalone = _terms(own) >= _MIN_TERMS and not _REFERENCE.search(question)
+        focus = own if standalone else query
+        return QueryPlan(query=_expand(query), roles=roles, follow_up=True, focus=_expand(focus))
 
     roles = [explicit_role] if explicit_role else named
     query = _without_roles(question, catalog) if roles else question
     unknown = None if roles else catalog.unknown_title(question)
-    return QueryPlan(query=_expand(query), roles=roles, follow_up=False, unknown_role=unknown)
+    return QueryPlan(query=_expand(query), roles=roles, follow_up=False, unknown_role=unknown,
+                     focus=_expand(query))

@@ -12,9 +12,17 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+from retrieval.config import RetrievalConfig
+from retrieval.documents import Blueprint
+from retrieval.embedding.torch_embedder import TorchEmbedder
+from retrieval.index import build_index
+from retrieval.ingest import load_paths
+
 import pytest
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+PROJECT = Path(__file__).resolve().parent.parent
+SHARED = PROJECT.parent / "shared"
+CORPUS = PROJECT / "corpus"
 
 # Hub libraries must never try to download; the weights are packaged.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -82,3 +90,46 @@ def _clean_ladder_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("LADDER_"):
             monkeypatch.delenv(key, raising=False)
+
+
+# --- the real-corpus index, built once per session and shared by every test package -----
+# (the real MiniLM model through PyTorch; the service embeds queries with ONNX, whose
+# vectors match within cosine 0.99 and carry the same model name)
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def corpus_blueprints() -> list[Blueprint]:
+    report = load_paths([CORPUS])
+    assert report.blueprints, f"no blueprint could be read from {CORPUS}: {report.errors}"
+    assert not report.errors, report.errors
+    return report.blueprints
+
+
+@pytest.fixture(scope="session")
+def retrieval_config() -> RetrievalConfig:
+    return RetrievalConfig(embedding_backend="torch")
+
+
+@pytest.fixture(scope="session")
+def torch_embedder() -> TorchEmbedder:
+    embedder = TorchEmbedder()
+    embedder.warm_up()
+    return embedder
+
+
+@pytest.fixture(scope="session")
+def corpus_index_root(
+    tmp_path_factory: pytest.TempPathFactory,
+    corpus_blueprints: list[Blueprint],
+    retrieval_config: RetrievalConfig,
+    torch_embedder: TorchEmbedder,
+) -> Path:
+    root = tmp_path_factory.mktemp("corpus-index")
+    build_index(corpus_blueprints, root, retrieval_config, torch_embedder)
+    return root
+
+

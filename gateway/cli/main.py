@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "gateway.cli.serve",
     "gateway.cli.ingest",
     "gateway.cli.search",
+    "gateway.cli.ask",
     "gateway.cli.prompts",
     "gateway.cli.keys",
     "gateway.cli.usage",

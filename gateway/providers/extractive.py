@@ -38,6 +38,12 @@ _LIST_INTENT = re.compile(
     r"stakeholders|kpis|metrics|expectations|milestones|objectives|roles|paths|criteria)\b",
     re.IGNORECASE,
 )
+_WH_START = re.compile(r"^\s*(what|which|who)\b", re.IGNORECASE)
+_PLURAL = re.compile(r"\b[a-z]{4,}s\b")
+_NOT_PLURAL = frozenset(
+    "does access process business success status analysis focus across class less always "
+    "various previous serious means basis bonus canvas".split()
+)
 _SUPERLATIVE = re.compile(
     r"\b(highest|largest|most|biggest|top|leads|lowest|smallest|least)\b", re.IGNORECASE
 )
@@ -93,6 +99,16 @@ def _row_sentence(cells: dict[str, str]) -> str:
         return f"{values[0]}: {values[1]}"
     rest = "; ".join(f"{k}: {v}" for k, v in list(cells.items())[1:] if v)
     return f"{name}: {rest}" if rest else name
+
+
+def _wants_list(question: str) -> bool:
+    """'What are the 30-day goals...', 'Which tools...', 'What production systems and code
+    does X deliver?': the answer is the items of one section, not a single fact."""
+    if _LIST_INTENT.search(question):
+        return True
+    if not _WH_START.match(question):
+        return False
+    return any(word not in _NOT_PLURAL for word in _PLURAL.findall(question.lower()))
 
 
 def _with_prefixes(unit_terms: frozenset[str], question_terms: list[str]) -> frozenset[str]:
@@ -219,12 +235,12 @@ class ExtractiveProvider:
         extreme = self._superlative(question, ranked)
         if extreme is not None:
             chosen = [extreme]
-        elif _LIST_INTENT.search(question) and best.passage.kind != "table_row":
+        elif _wants_list(question) and best.passage.kind != "table_row":
             chosen = self._section_items(self._list_anchor(ranked), units)
         else:
             chosen = self._facts(ranked)
         lines = [f"{_finish(u.text)} [{u.passage.marker}]" for u in chosen]
-        if len(lines) > 1 and _LIST_INTENT.search(question):
+        if len(lines) > 1 and _wants_list(question):
             return "\n".join(f"- {line}" for line in lines), False
         return " ".join(lines), False
 

@@ -159,6 +159,7 @@ class Turn {
 
   async run() {
     clearInterval(this.timer);
+    delete this.article.dataset.deltas;
     this.text = "";
     this.citations = [];
     this.trace = "";
@@ -178,7 +179,9 @@ class Turn {
         if (ev.type === "delta") {
           if (!this.text) this.firstToken(started);
           this.text += ev.text;
-          this.schedulePaint();
+          this.article.dataset.deltas = String(Number(this.article.dataset.deltas || 0) + 1);
+          if (this.text === ev.text) this.paint(null); // the first words show at once
+          else this.schedulePaint();
         } else if (ev.type === "final") {
           final = ev;
         } else if (ev.type === "error") {
@@ -233,8 +236,10 @@ class Turn {
     this.setState(noEvidence ? "no-evidence" : "done");
     if (noEvidence) this.answer.title = REASON_WORDS[reason];
     const cited = this.citations.filter((c) => this.text.includes(`[${c.marker}]`));
+    const wasNear = nearBottom();
     if (cited.length) this.bubble.append(renderSources(cited, showCitation));
     this.article.append(this.actions());
+    keepScrolled(wasNear);
     state.history.push({ role: "user", content: this.question }, { role: "assistant", content: this.text });
     announce(noEvidence ? "No cited answer found." : `Answer ready${cited.length ? `, ${cited.length} source${cited.length > 1 ? "s" : ""}` : ""}.`);
   }

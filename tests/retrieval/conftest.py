@@ -20,47 +20,10 @@ CORPUS = PROJECT / "corpus"
 
 
 @pytest.fixture(scope="session")
-def corpus_dir() -> Path:
-    return CORPUS
-
-
-@pytest.fixture(scope="session")
-def corpus_blueprints() -> list[Blueprint]:
-    report = load_paths([CORPUS])
-    assert report.blueprints, f"no blueprint could be read from {CORPUS}: {report.errors}"
-    assert not report.errors, report.errors
-    return report.blueprints
-
-
-@pytest.fixture(scope="session")
 def seed_path(shared_dir: Path) -> Path:
     path = shared_dir / "seeds" / "staff-applied-ai-engineer.wp.json"
     assert path.is_file(), path
     return path
-
-
-@pytest.fixture(scope="session")
-def retrieval_config() -> RetrievalConfig:
-    return RetrievalConfig(embedding_backend="torch")
-
-
-@pytest.fixture(scope="session")
-def torch_embedder() -> TorchEmbedder:
-    embedder = TorchEmbedder()
-    embedder.warm_up()
-    return embedder
-
-
-@pytest.fixture(scope="session")
-def corpus_index_root(
-    tmp_path_factory: pytest.TempPathFactory,
-    corpus_blueprints: list[Blueprint],
-    retrieval_config: RetrievalConfig,
-    torch_embedder: TorchEmbedder,
-) -> Path:
-    root = tmp_path_factory.mktemp("corpus-index")
-    build_index(corpus_blueprints, root, retrieval_config, torch_embedder)
-    return root
 
 
 @pytest.fixture(scope="session")
