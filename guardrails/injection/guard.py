@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from guardrails.base import GuardResult, Stage
 from guardrails.context import InputContext
 from guardrails.injection.detector import InjectionDetector
@@ -13,6 +15,9 @@ USER_MESSAGE = (
     "I can't help with that: the message looks like an attempt to change how this assistant "
     "works. Please ask a question about job roles, KPIs, skills, goals or career paths."
 )
+
+
+_PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*_\d+>")
 
 
 class InjectionGuard:
@@ -37,7 +42,11 @@ class InjectionGuard:
     def check(self, context: InputContext, config: InjectionConfig, apply: bool) -> GuardResult:
         threshold = config.threshold if config.threshold is not None else self.detector.threshold
         embedding = context.embedding()
-        result = self.detector.score(context.last_user_text, embedding, context.earlier_user_texts)
+        # Redaction placeholders ("<CREDIT_CARD_1>") are ours, not the user's: their digits
+        # must not read as leetspeak.
+        text = _PLACEHOLDER.sub(" ", context.last_user_text)
+        earlier = [_PLACEHOLDER.sub(" ", t) for t in context.earlier_user_texts]
+        result = self.detector.score(text, embedding, earlier)
         reasons = result.reasons()
         strong_rule = any(hit.weight >= RULE_OVERRIDE for hit in result.hits)
         if config.on_topic_relief_min is not None and not strong_rule:
