@@ -23,7 +23,7 @@ import anyio
 import numpy as np
 
 from gateway.cache import cache_key, is_cacheable
-from gateway.errors import RequestError
+from gateway.errors import RequestError, ServiceError
 from gateway.observability.tracing import current_trace_id
 from gateway.pipeline_types import PipelineRequest, PipelineResult, RetrievedChunk
 from gateway.providers.base import Passage, ProviderRequest, ProviderResponse
@@ -45,7 +45,10 @@ log = logging.getLogger("ladder.pipeline")
 _SUPERLATIVE = re.compile(r"\b(highest|largest|most|biggest|lowest|smallest|least|leads)\b", re.IGNORECASE)
 _MAX_TABLE_ROWS = 30
 _MARKER = re.compile(r"\[(\d{1,3})\]")
-_SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*\[\d{1,3}\])*\s+(?=\S)|\n+")
+# A sentence ends after ./!/? and the citation markers that follow it. The split never
+# lands before a marker, complete or still arriving ("[", "[1"): a sentence cut from
+# its marker would fail grounding and the marker would be sent alone.
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*\[\d{1,3}\])*\s+(?=\S)(?!\[\d{0,3}(?:\]|$))|\n+")
 
 
 @dataclass
@@ -211,12 +214,10 @@ class Orchestrator:
             "ladder.retrieval.follow_up": plan.follow_up,
         }
         with s.telemetry.stage("retrieval", **attrs) as span:
-            depth = k if plan.roles else 2 * k
             hits: list[Hit] = await anyio.to_thread.run_sync(
-                lambda: snapshot.searcher.search(plan.query, k=depth, filters=filters, query_vector=vector)
+                lambda: snapshot.searcher.search(plan.query, k=2 * k, filters=filters, query_vector=vector)
             )
-            if not plan.roles:
-                hits = _prefer_own_blueprints(hits)[:k]
+            hits = _rerank(hits, prefer_own=not plan.roles)[:k]
             if s.telemetry.capture_content:
                 span.set_attribute("ladder.retrieval.chunk_ids", [h.chunk.id for h in hits])
                 span.set_attribute("ladder.retrieval.scores", [float(h.score) for h in hits])
@@ -341,30 +342,46 @@ class Orchestrator:
         sent: list[str] = []
         provider_usage = None
         abstained = False
-        try:
-            async for delta in deltas:
-                buffer += delta.text
-                if delta.usage is not None:
-                    provider_usage = delta.usage
-                abstained = abstained or bool(delta.extra.get("abstained"))
-                while (match := _SENTENCE_END.search(buffer)) is not None:
-                    sentence, buffer = buffer[: match.end()], buffer[match.end():]
-                    checked = await self._check_piece(prepared, sentence)
+        failed: set[str] = set()
+        while True:
+            try:
+                async for delta in deltas:
+                    buffer += delta.text
+                    if delta.usage is not None:
+                        provider_usage = delta.usage
+                    abstained = abstained or bool(delta.extra.get("abstained"))
+                    while (match := _SENTENCE_END.search(buffer)) is not None:
+                        sentence, buffer = buffer[: match.end()], buffer[match.end():]
+                        checked = await self._check_piece(prepared, sentence)
+                        if checked:
+                            sent.append(checked)
+                            yield checked
+                if buffer.strip():
+                    checked = await self._check_piece(prepared, buffer)
                     if checked:
                         sent.append(checked)
                         yield checked
-            if buffer.strip():
-                checked = await self._check_piece(prepared, buffer)
-                if checked:
-                    sent.append(checked)
-                    yield checked
-        except ProviderStreamError:
+                break
+            except ProviderStreamError as exc:
+                if not sent:
+                    # Nothing reached the caller yet: the next target can still answer in full.
+                    failed.add(route.provider)
+                    try:
+                        deltas, route = await s.router.stream(
+                            prepared.alias, self._request_builder(prepared), exclude=frozenset(failed)
+                        )
+                    except ServiceError:
+                        log.warning("no target left after %s broke mid-stream: %s", route.provider, exc)
+                    else:
+                        buffer, provider_usage, abstained = "", None, False
+                        continue
+                stream_error = exc
             self._release(prepared)
             final = self._result(prepared, "".join(sent), route.provider, route.model, False, False, None, None)
             final.outcome = "error"
             self._copy_into(skeleton, final)
             self._account(prepared, skeleton)
-            raise
+            raise stream_error
         if not sent:
             text = "I could not produce an answer that is supported by the blueprints."
             sent.append(text)
@@ -533,13 +550,22 @@ class Orchestrator:
 # otherwise own blueprints only win close calls.
 _SAMPLE_PENALTY = 0.9
 _AMBIGUOUS_SAMPLE_PENALTY = 0.6
+_SUMMARY_SECTION = "final role scorecard summary"
+_SUMMARY_PENALTY = 0.8
 
 
 def _section_title(hit: Hit) -> str:
     return hit.chunk.section_path[-1].split(" (")[0].lower() if hit.chunk.section_path else ""
 
 
-def _prefer_own_blueprints(hits: list[Hit]) -> list[Hit]:
+def _rerank(hits: list[Hit], *, prefer_own: bool) -> list[Hit]:
+    """Adjust the fused ranking with two corpus conventions (see corpus/README.md):
+
+    * the final scorecard summary restates the other sections in a line each, so the
+      detailed section is the better evidence and citation when both match;
+    * with ``prefer_own`` (no role named), sample blueprints yield to the organization's
+      own ones, strongly when the same section exists in several blueprints.
+    """
     if not hits:
         return hits
     titles: dict[str, set[str]] = {}
@@ -549,10 +575,13 @@ def _prefer_own_blueprints(hits: list[Hit]) -> list[Hit]:
     own_exists = any(not h.chunk.metadata.get("sample") for h in hits)
 
     def adjusted(hit: Hit) -> float:
-        if not hit.chunk.metadata.get("sample") or not own_exists:
-            return hit.score
-        shared = len(titles.get(_section_title(hit), ())) > 1
-        return hit.score * (_AMBIGUOUS_SAMPLE_PENALTY if shared else _SAMPLE_PENALTY)
+        score = hit.score
+        if (hit.chunk.metadata.get("section_title") or "").lower() == _SUMMARY_SECTION:
+            score *= _SUMMARY_PENALTY
+        if prefer_own and own_exists and hit.chunk.metadata.get("sample"):
+            shared = len(titles.get(_section_title(hit), ())) > 1
+            score *= _AMBIGUOUS_SAMPLE_PENALTY if shared else _SAMPLE_PENALTY
+        return score
 
     return sorted(hits, key=adjusted, reverse=True)
 

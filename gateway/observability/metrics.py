@@ -1,17 +1,39 @@
-"""Prometheus metrics, one registry per app instance."""
+"""Prometheus metrics, one registry per app instance.
+
+Names are part of the service's interface (dashboards and alerts use them):
+gateway/observability/README.md lists every family; change both together.
+Label values come from bounded sets only (route templates, model aliases,
+provider names, guard names, prompt versions) - never from raw request text,
+and never a key id.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 
 # Latency buckets from 1 ms to 10 s: extractive answers take milliseconds, LLM calls seconds.
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Stage and guard work is sub-millisecond to a few hundred ms: start finer.
+_STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, *_BUCKETS)
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        # Process CPU/memory/fds and the Python version, as the default registry would show.
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
         self.requests = Counter(
             "ladder_requests", "HTTP requests", ["route", "model", "provider", "status"], registry=r
         )
@@ -19,8 +41,21 @@ class Metrics:
             "ladder_request_duration_seconds", "Request latency", ["route", "model", "provider", "status"],
             buckets=_BUCKETS, registry=r,
         )
+        self.outcomes = Counter(
+            "ladder_request_outcomes", "Pipeline outcomes (ok, refused, blocked, error)",
+            ["route", "outcome"], registry=r,
+        )
+        self.blocked = Counter(
+            "ladder_blocked_requests", "Requests a guard stopped (blocked as an attack or refused)",
+            ["route", "stage", "guard", "action"], registry=r,
+        )
         self.stage_latency = Histogram(
-            "ladder_stage_duration_seconds", "Pipeline stage latency", ["stage"], buckets=_BUCKETS, registry=r
+            "ladder_stage_duration_seconds", "Pipeline stage latency", ["stage"],
+            buckets=_STAGE_BUCKETS, registry=r,
+        )
+        self.guard_latency = Histogram(
+            "ladder_guard_duration_seconds", "Latency of one guard check", ["guard", "stage"],
+            buckets=_STAGE_BUCKETS, registry=r,
         )
         self.tokens = Counter(
             "ladder_tokens", "Tokens counted", ["direction", "model", "prompt_version"], registry=r
@@ -34,7 +69,8 @@ class Metrics:
         )
         self.provider_retries = Counter("ladder_provider_retries", "Provider retries", ["provider"], registry=r)
         self.fallbacks = Counter(
-            "ladder_provider_fallbacks", "Fallbacks to a later target", ["alias", "from_provider", "to_provider"], registry=r
+            "ladder_provider_fallbacks", "Fallbacks to a later target", ["alias", "from_provider", "to_provider"],
+            registry=r,
         )
         self.breaker_state = Gauge(
             "ladder_circuit_state", "Circuit breaker state (0 closed, 1 half-open, 2 open)", ["provider"], registry=r
@@ -42,3 +78,7 @@ class Metrics:
         self.index_chunks = Gauge("ladder_index_chunks", "Chunks in the served index", registry=r)
         self.index_info = Gauge("ladder_index_info", "Served index version (value 1)", ["version"], registry=r)
         self.cache_events = Counter("ladder_response_cache", "Response cache lookups", ["result"], registry=r)
+
+    def exposition(self) -> bytes:
+        """The registry in Prometheus text format (what GET /metrics serves)."""
+        return generate_latest(self.registry)

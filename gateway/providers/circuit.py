@@ -2,6 +2,10 @@
 
 closed --(N consecutive failures)--> open --(cool-down elapsed)--> half-open
 half-open --(probe succeeds)--> closed ; half-open --(probe fails)--> open
+
+A probe whose outcome is never recorded (its request was cancelled, or failed
+with something that is not a provider error) must not hold the breaker
+half-open for ever: after another cool-down a new probe is let through.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self._state: State = "closed"
         self._probe_in_flight = False
+        self._probe_started = 0.0
         self._on_change = on_change
 
     @property
@@ -48,9 +53,13 @@ class CircuitBreaker:
         state = self.state
         if state == "closed":
             return True
-        if state == "half_open" and not self._probe_in_flight:
+        if state == "half_open":
+            now = self._clock()
+            if self._probe_in_flight and now - self._probe_started < self._cooldown:
+                return False
             self._set("half_open")
             self._probe_in_flight = True
+            self._probe_started = now
             return True
         return False
 

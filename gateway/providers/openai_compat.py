@@ -3,11 +3,18 @@
 One shared ``httpx.AsyncClient`` per provider (injected, so tests can pass a
 client bound to a local server or a MockTransport). Transport exceptions are
 translated into ProviderError subclasses here, at the boundary.
+
+Timeouts: ``complete`` gets one deadline for the whole call (an upstream that
+drips bytes must not hold a request past it); ``stream`` applies the timeout to
+connecting and to each read, since a long answer may legitimately take longer
+than any one gap between its deltas.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -39,8 +46,6 @@ def _retry_after(headers: httpx.Headers) -> float | None:
     except ValueError:
         pass
     try:
-        import time
-
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
@@ -118,16 +123,19 @@ class OpenAICompatibleProvider:
     async def complete(self, request: ProviderRequest, *, timeout: float) -> ProviderResponse:
         client = self._client_or_fail()
         try:
-            response = await client.post(
-                f"{self._base_url}/chat/completions",
-                json=self._body(request, stream=False),
-                headers=self._headers(),
-                timeout=timeout,
-            )
-        except httpx.TimeoutException as exc:
+            async with asyncio.timeout(timeout):
+                response = await client.post(
+                    f"{self._base_url}/chat/completions",
+                    json=self._body(request, stream=False),
+                    headers=self._headers(),
+                    timeout=timeout,
+                )
+        except (httpx.TimeoutException, TimeoutError) as exc:
             raise ProviderTimeout(f"no answer within {timeout:.1f}s", provider=self.name) from exc
         except httpx.TransportError as exc:
             raise ProviderConnectionError(f"connection failed: {type(exc).__name__}", provider=self.name) from exc
+        except httpx.HTTPError as exc:  # decoding errors, redirects: not the wire format we speak
+            raise ProviderProtocolError(f"unusable response: {type(exc).__name__}", provider=self.name) from exc
         if response.status_code >= 400:
             raise ProviderHTTPError(
                 response.status_code,
@@ -139,6 +147,8 @@ class OpenAICompatibleProvider:
             payload = response.json()
             choice = payload["choices"][0]
             text = choice["message"]["content"] or ""
+            if not isinstance(text, str):
+                raise TypeError("message content is not a string")
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise ProviderProtocolError(
                 "upstream response is not an OpenAI chat completion", provider=self.name
@@ -186,13 +196,17 @@ class OpenAICompatibleProvider:
                         started = True
                         yield delta
                 if not done:
-                    raise ProviderStreamError("stream ended without [DONE]", provider=self.name)
+                    cls = ProviderStreamError if started else ProviderProtocolError
+                    raise cls("stream ended without [DONE]", provider=self.name)
         except httpx.TimeoutException as exc:
             cls = ProviderStreamError if started else ProviderTimeout
             raise cls(f"stream timed out after {timeout:.1f}s", provider=self.name) from exc
         except httpx.TransportError as exc:
             cls = ProviderStreamError if started else ProviderConnectionError
             raise cls(f"stream broke: {type(exc).__name__}", provider=self.name) from exc
+        except httpx.HTTPError as exc:
+            cls = ProviderStreamError if started else ProviderProtocolError
+            raise cls(f"unusable stream: {type(exc).__name__}", provider=self.name) from exc
 
     def _delta(self, chunk: Any) -> StreamDelta | None:
         if not isinstance(chunk, dict):
@@ -201,6 +215,10 @@ class OpenAICompatibleProvider:
         choices = chunk.get("choices") or []
         if not choices:
             return StreamDelta(usage=usage) if usage else None
-        choice = choices[0]
-        text = (choice.get("delta") or {}).get("content") or ""
-        return StreamDelta(text=text, finish_reason=choice.get("finish_reason"), usage=usage)
+        choice = choices[0] if isinstance(choices, list) else None
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        text = (delta or {}).get("content") if isinstance(delta, dict | None) else None
+        if not isinstance(choice, dict) or not isinstance(delta, dict | None) or not isinstance(text, str | None):
+            raise ProviderProtocolError("stream event is not a chat completion chunk", provider=self.name)
+        finish = choice.get("finish_reason")
+        return StreamDelta(text=text or "", finish_reason=str(finish) if finish else None, usage=usage)

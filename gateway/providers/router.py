@@ -260,14 +260,20 @@ class Router:
         raise ProviderUnavailable(f"every provider for {alias!r} failed: {'; '.join(errors)}")
 
     async def stream(
-        self, alias: str, make_request: Callable[[Target], ProviderRequest]
+        self,
+        alias: str,
+        make_request: Callable[[Target], ProviderRequest],
+        *,
+        exclude: frozenset[str] = frozenset(),
     ) -> tuple[AsyncIterator[StreamDelta], Route]:
         """Open a stream, falling back until one target yields its first delta.
 
-        After the first delta has been handed out no fallback is possible; a
-        later failure surfaces as ProviderStreamError for the caller to report.
+        After the first delta has been handed out the router cannot fall back by
+        itself; a later failure surfaces as ProviderStreamError. A caller that has
+        not shown any of the output yet may open a new stream that ``exclude``s the
+        providers that failed.
         """
-        targets = self.targets(alias)
+        targets = [t for t in self.targets(alias) if t.provider not in exclude]
         errors: list[str] = []
         attempts = 0
         for index, target in enumerate(targets):

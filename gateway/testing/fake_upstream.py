@@ -7,18 +7,25 @@ mid-stream failures are exercised against a real socket:
     python -m gateway.testing.fake_upstream --port 9100 --latency-ms 50
 
 Behaviour per request, chosen by ``POST /_control {"mode": ..., "times": N}``
-(the next N requests; ``times`` omitted = until changed):
+(the next N requests; ``times`` omitted = until changed; an unknown mode is a 400):
 
-    ok            a grounded answer: it quotes the first sentence of passage [1] from the
-                  prompt and cites it, so ladder's output guards accept it
+    ok            a grounded answer: it quotes the first sentence of passages [1] and
+                  [2] of the prompt (as many as ``passages``), each followed by its
+                  marker, so ladder's output guards accept it
     error500      HTTP 500
     rate_limit    HTTP 429 with ``Retry-After: <retry_after>``
     timeout       sleeps ``hang_s`` before answering (longer than the caller's timeout)
     malformed     HTTP 200 with a body that is not JSON
-    reset_mid_stream   streams a few deltas, then drops the connection without [DONE]
+    reset_mid_stream   streams part of the answer, then drops the connection without
+                  [DONE]: by default after the first quoted sentence and one word of
+                  the next (so a whole sentence reached the caller); with
+                  ``reset_after_words: N`` after N words instead
 
-``GET /_stats`` returns request counts per mode. Nothing here reaches the network:
-bind it to 127.0.0.1.
+The same call may set ``latency_ms``, ``retry_after``, ``hang_s``, ``passages`` and
+``reset_after_words`` (``null`` restores the default); they persist until changed.
+``POST /_reset`` restores every default and zeroes the statistics. ``GET /_stats``
+returns request counts per mode. Non-streaming requests without a mode-specific
+failure answer like ``ok``. Nothing here reaches the network: bind it to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -33,30 +40,57 @@ from typing import Any
 
 from aiohttp import web
 
-_PASSAGE = re.compile(r"\[1\][^\n]*\n(?P<text>[^\n]+)")
+MODES = ("ok", "error500", "rate_limit", "timeout", "malformed", "reset_mid_stream")
 _FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(\s|$)")
+_WORD = re.compile(r"\S+\s*")
 
 
-def grounded_reply(messages: list[dict[str, Any]]) -> str:
-    """Quote the first sentence of passage [1] of the last user message, with its marker."""
+def _passage_text(prompt: str, marker: int) -> str | None:
+    """The first text line after the ``[marker] title — path`` header of the prompt."""
+    match = re.search(rf"^\[{marker}\][^\n]*\n(?P<text>[^\n]+)", prompt, re.MULTILINE)
+    return match.group("text").strip().lstrip("- ").strip() if match else None
+
+
+def grounded_reply(messages: list[dict[str, Any]], passages: int = 2) -> str:
+    """Quote the first sentence of passages [1]..[passages] of the last user message,
+    each as one sentence followed by its marker."""
     user = next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), "")
-    match = _PASSAGE.search(user)
-    if not match:
-        return "I don't know."
-    text = match.group("text").strip().lstrip("- ").strip()
-    sentence = _FIRST_SENTENCE.match(text)
-    quote = sentence.group(1) if sentence else text
-    return f"{quote} [1]"
+    quotes = []
+    for marker in range(1, passages + 1):
+        text = _passage_text(user, marker)
+        if text is None:
+            break
+        sentence = _FIRST_SENTENCE.match(text)
+        quote = sentence.group(1) if sentence else text.rstrip(";,: ") + "."
+        quotes.append(f"{quote} [{marker}]")
+    return " ".join(quotes) if quotes else "I don't know."
+
+
+def _reset_point(words: list[str], after_words: int | None) -> int:
+    """How many words are sent before the connection drops."""
+    if after_words is not None:
+        return min(after_words, len(words))
+    for i, word in enumerate(words):
+        if re.fullmatch(r"\[\d+\]\s*", word):
+            return min(i + 2, len(words))  # the first sentence, its marker and one word more
+    return max(1, len(words) // 2)
 
 
 class FakeUpstream:
     def __init__(self, *, latency_ms: float = 0.0, retry_after: float = 1.0, hang_s: float = 30.0) -> None:
-        self.latency_s = latency_ms / 1000
-        self.retry_after = retry_after
-        self.hang_s = hang_s
+        self._defaults = {"latency_ms": latency_ms, "retry_after": retry_after, "hang_s": hang_s}
+        self.stats: Counter[str] = Counter()
+        self.reset()
+
+    def reset(self) -> None:
+        self.latency_s = self._defaults["latency_ms"] / 1000
+        self.retry_after = self._defaults["retry_after"]
+        self.hang_s = self._defaults["hang_s"]
+        self.passages = 2
+        self.reset_after_words: int | None = None
         self.mode = "ok"
         self.remaining: int | None = None
-        self.stats: Counter[str] = Counter()
+        self.stats.clear()
 
     def _take_mode(self) -> str:
         mode = self.mode
@@ -68,17 +102,32 @@ class FakeUpstream:
         return mode
 
     async def control(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.mode = str(body.get("mode", "ok"))
-        self.remaining = body.get("times")
-        for key in ("latency_ms", "retry_after", "hang_s"):
-            if key in body:
-                value = float(body[key])
-                if key == "latency_ms":
-                    self.latency_s = value / 1000
-                else:
-                    setattr(self, key, value)
+        try:
+            body = await request.json()
+            mode = str(body.get("mode", "ok"))
+            times = body.get("times")
+            if mode not in MODES:
+                raise ValueError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
+            if times is not None and (not isinstance(times, int) or times < 1):
+                raise ValueError("times must be a positive integer or null")
+            knobs = {
+                "latency_ms": lambda v: setattr(self, "latency_s", float(v) / 1000),
+                "retry_after": lambda v: setattr(self, "retry_after", float(v)),
+                "hang_s": lambda v: setattr(self, "hang_s", float(v)),
+                "passages": lambda v: setattr(self, "passages", int(v) if v is not None else 2),
+                "reset_after_words": lambda v: setattr(self, "reset_after_words", None if v is None else int(v)),
+            }
+            for key, apply in knobs.items():
+                if key in body:
+                    apply(body[key])
+        except (ValueError, TypeError, AttributeError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        self.mode, self.remaining = mode, times
         return web.json_response({"mode": self.mode, "times": self.remaining})
+
+    async def reset_all(self, request: web.Request) -> web.Response:
+        self.reset()
+        return web.json_response({"mode": self.mode})
 
     async def get_stats(self, request: web.Request) -> web.Response:
         return web.json_response(dict(self.stats))
@@ -96,13 +145,13 @@ class FakeUpstream:
         if mode == "rate_limit":
             return web.json_response(
                 {"error": {"message": "slow down"}}, status=429,
-                headers={"Retry-After": str(self.retry_after)},
+                headers={"Retry-After": f"{self.retry_after:g}"},
             )
         if mode == "timeout":
             await asyncio.sleep(self.hang_s)
         if mode == "malformed":
             return web.Response(text="<html>not json", content_type="application/json")
-        text = grounded_reply(body.get("messages") or [])
+        text = grounded_reply(body.get("messages") or [], self.passages)
         model = str(body.get("model") or "fake-llm")
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
@@ -117,16 +166,19 @@ class FakeUpstream:
             })
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await response.prepare(request)
-        words = re.findall(r"\S+\s*", text)
+        words = _WORD.findall(text)
+        cut = _reset_point(words, self.reset_after_words) if mode == "reset_mid_stream" else None
         for i, word in enumerate(words):
-            if mode == "reset_mid_stream" and i == max(1, len(words) // 2):
-                # Drop the connection abruptly: no [DONE], no final chunk.
-                if request.transport is not None:
-                    request.transport.abort()
-                return response
+            if i == cut:
+                break
             chunk = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model,
                      "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
             await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        if cut is not None:
+            # Drop the connection abruptly: no [DONE], no final chunk.
+            if request.transport is not None:
+                request.transport.abort()
+            return response
         final = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model,
                  "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
         await response.write(f"data: {json.dumps(final)}\n\n".encode())
@@ -141,6 +193,7 @@ class FakeUpstream:
         app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_get("/v1/models", self.models)
         app.router.add_post("/_control", self.control)
+        app.router.add_post("/_reset", self.reset_all)
         app.router.add_get("/_stats", self.get_stats)
         return app
 
