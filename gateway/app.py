@@ -10,8 +10,12 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.http_errors import error_response, install_error_handlers
+from gateway.observability.http import instrument_app
+from gateway.observability.logs import configure_logging
 from gateway.orchestrator import Orchestrator
-from gateway.routes import admin, answers, chat, feedback, health, models, prompts, roles, search, usage, web
+from gateway.routes import (
+    admin, answers, chat, feedback, health, metrics, models, prompts, roles, search, usage, web,
+)
 from gateway.services import Services
 from gateway.settings import Settings, load_settings
 
@@ -36,20 +40,42 @@ class BodyLimit:
             await self._reject(scope, receive, send, int(length))
             return
         seen = 0
+        too_large: int | None = None
+        response = "none"  # -> "app" (the app's response is going out) or "rejected" (our 413)
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self._max:
+                    too_large = seen
                     raise _TooLarge(seen)
             return message
 
+        async def guarded_send(message: Message) -> None:
+            # Frameworks catch exceptions raised while they read the body (FastAPI turns
+            # them into "400 error parsing the body"), so the 413 cannot rely on _TooLarge
+            # reaching us: once the body went over the limit, whatever the app answers
+            # before it started a response is replaced by the 413.
+            nonlocal response
+            if response == "rejected":
+                return
+            if too_large is not None and response == "none":
+                response = "rejected"
+                await self._reject(scope, receive, send, too_large)
+                return
+            if message["type"] == "http.response.start":
+                response = "app"
+            await send(message)
+
         try:
-            await self._app(scope, counted, send)
+            await self._app(scope, counted, guarded_send)
         except _TooLarge as exc:
-            await self._reject(scope, receive, send, exc.size)
+            if response == "app":
+                raise  # too late for a 413: the app's response has begun
+            if response == "none":
+                await self._reject(scope, receive, send, exc.size)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send, size: int) -> None:
         response = error_response(
@@ -67,10 +93,17 @@ class _TooLarge(Exception):
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
     settings = settings or load_settings()
+    # Built here, not in the lifespan (the constructor is cheap; start() loads): the
+    # tracing middleware needs the app's tracer provider when the stack is assembled.
+    svc = services or Services(settings)
+    svc.metrics.watch_ledger(svc.ledger)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        svc = services or Services(settings)
+        # After the server's own logging set-up, so ours wins; before start(), so start-up
+        # lines are already in the configured format.
+        configure_logging(svc.settings.telemetry, secrets=svc.secrets())
+        svc.telemetry.secrets = tuple(svc.secrets())
         await svc.start()
         app.state.services = svc
         app.state.orchestrator = Orchestrator(svc)
@@ -87,6 +120,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
-    for module in (answers, chat, models, search, roles, prompts, usage, feedback, health, admin, web):
+    routes = (answers, chat, models, search, roles, prompts, usage, feedback, health, metrics, admin, web)
+    for module in routes:
         app.include_router(module.router)
+    instrument_app(app, svc.telemetry)
     return app

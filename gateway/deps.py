@@ -26,12 +26,18 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 OrchestratorDep = Annotated[Orchestrator, Depends(get_orchestrator)]
 
 
-def principal_with(scope: Scope) -> Callable[[Request], Principal]:
+def principal_with(scope: Scope, *, metered: bool = False) -> Callable[[Request], Principal]:
+    """Authenticate and require ``scope``. ``metered`` routes spend one request of the key's
+    per-minute allowance here; the answer routes are metered by the pipeline instead (it
+    knows the token estimate), and catalog reads are cheap lookups left unmetered."""
+
     def dependency(request: Request) -> Principal:
         services: Services = request.app.state.services
         principal = services.auth.authenticate(request.headers.get("authorization"))
         require_scope(principal, scope)
         request.state.key_id = principal.key_id
+        if metered:
+            services.limiter.admit(principal)
         return principal
 
     return dependency
@@ -39,7 +45,8 @@ def principal_with(scope: Scope) -> Callable[[Request], Principal]:
 
 ChatPrincipal = Annotated[Principal, Depends(principal_with(Scope.CHAT))]
 AnswersPrincipal = Annotated[Principal, Depends(principal_with(Scope.ANSWERS))]
-SearchPrincipal = Annotated[Principal, Depends(principal_with(Scope.SEARCH))]
+# Search embeds the query and scores the index: real work per request, so it is metered.
+SearchPrincipal = Annotated[Principal, Depends(principal_with(Scope.SEARCH, metered=True))]
 RolesPrincipal = Annotated[Principal, Depends(principal_with(Scope.ROLES))]
 PromptsWritePrincipal = Annotated[Principal, Depends(principal_with(Scope.PROMPTS_WRITE))]
 UsagePrincipal = Annotated[Principal, Depends(principal_with(Scope.USAGE_READ))]

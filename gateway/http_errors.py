@@ -49,6 +49,8 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
             msg = "field required"
         elif err.get("type") == "extra_forbidden":
             msg = "unknown field"
+        elif err.get("type") == "value_error":
+            msg = str(msg).removeprefix("Value error, ")  # our validators' own words
         problems.append(f"{where}: {msg}")
     return "; ".join(problems), first_param
 

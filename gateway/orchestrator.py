@@ -105,8 +105,9 @@ class Orchestrator:
 
         Output guards see each whole sentence before any of it is sent: a sentence
         that fails grounding or leaks is dropped, never half-shown. When the upstream
-        breaks after text was sent, the iterator raises ``ProviderStreamError`` so the
-        route can end the stream with an error event. The skeleton is completed in
+        breaks before any text was sent, the next target of the alias answers instead;
+        after text was sent, the iterator raises ``ProviderStreamError`` so the route
+        can end the stream with an error event. The skeleton is completed in
         place (answer, citations, usage) when the iterator is exhausted.
         """
         prepared = await self._prepare(request, principal)
@@ -363,25 +364,18 @@ class Orchestrator:
                         yield checked
                 break
             except ProviderStreamError as exc:
-                if not sent:
-                    # Nothing reached the caller yet: the next target can still answer in full.
-                    failed.add(route.provider)
-                    try:
-                        deltas, route = await s.router.stream(
-                            prepared.alias, self._request_builder(prepared), exclude=frozenset(failed)
-                        )
-                    except ServiceError:
-                        log.warning("no target left after %s broke mid-stream: %s", route.provider, exc)
-                    else:
-                        buffer, provider_usage, abstained = "", None, False
-                        continue
-                stream_error = exc
-            self._release(prepared)
-            final = self._result(prepared, "".join(sent), route.provider, route.model, False, False, None, None)
-            final.outcome = "error"
-            self._copy_into(skeleton, final)
-            self._account(prepared, skeleton)
-            raise stream_error
+                # Nothing reached the caller yet: the next target can still answer in full.
+                reopened = None if sent else await self._reopen(prepared, route, failed, exc)
+                if reopened is not None:
+                    deltas, route = reopened
+                    buffer, provider_usage, abstained = "", None, False
+                    continue
+                self._release(prepared)
+                final = self._result(prepared, "".join(sent), route.provider, route.model, False, False, None, None)
+                final.outcome = "error"
+                self._copy_into(skeleton, final)
+                self._account(prepared, skeleton)
+                raise
         if not sent:
             text = "I could not produce an answer that is supported by the blueprints."
             sent.append(text)
@@ -392,6 +386,19 @@ class Orchestrator:
         final = self._result(prepared, "".join(sent), route.provider, route.model, abstained, False, reason, counted)
         self._copy_into(skeleton, final)
         self._account(prepared, skeleton)
+
+    async def _reopen(
+        self, prepared: _Prepared, route: Route, failed: set[str], error: ProviderStreamError
+    ) -> tuple[AsyncIterator[Any], Route] | None:
+        """A stream from the next target after ``route`` broke, or None when none is left."""
+        failed.add(route.provider)
+        try:
+            return await self._s.router.stream(
+                prepared.alias, self._request_builder(prepared), exclude=frozenset(failed)
+            )
+        except ServiceError:
+            log.warning("no target left after %s broke mid-stream: %s", route.provider, error)
+            return None
 
     async def _check_piece(self, prepared: _Prepared, piece: str) -> str:
         s = self._s

@@ -66,6 +66,9 @@ def _expand(query: str) -> str:
 
 
 def _without_roles(text: str, catalog: RoleCatalog) -> str:
+    if len(catalog.mentioned(text)) > 1:
+        # "Is X a possible move for a Y?": with two roles the names are the subject.
+        return text
     stripped = catalog.strip_mentions(text)
     return stripped if _terms(stripped) >= _MIN_TERMS else text
 

@@ -9,6 +9,9 @@ and never a key id.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Protocol
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -18,19 +21,24 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 # Latency buckets from 1 ms to 10 s: extractive answers take milliseconds, LLM calls seconds.
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # Stage and guard work is sub-millisecond to a few hundred ms: start finer.
 _STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, *_BUCKETS)
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# generate_latest() writes the classic text format; say so, whatever newer formats the
+# library's CONTENT_TYPE_LATEST names.
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        self._ledger_watched = False
         # Process CPU/memory/fds and the Python version, as the default registry would show.
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
@@ -79,6 +87,40 @@ class Metrics:
         self.index_info = Gauge("ladder_index_info", "Served index version (value 1)", ["version"], registry=r)
         self.cache_events = Counter("ladder_response_cache", "Response cache lookups", ["result"], registry=r)
 
+    def watch_ledger(self, ledger: _HasStats) -> None:
+        """Expose the usage ledger's own counters (read at scrape time, nothing to update).
+        Idempotent: one app may be built around the same services more than once."""
+        if not self._ledger_watched:
+            self.registry.register(_LedgerCollector(ledger))
+            self._ledger_watched = True
+
     def exposition(self) -> bytes:
         """The registry in Prometheus text format (what GET /metrics serves)."""
         return generate_latest(self.registry)
+
+
+class _LedgerStats(Protocol):
+    written: int
+    dropped: int
+    queued: int
+
+
+class _HasStats(Protocol):
+    def stats(self) -> _LedgerStats: ...
+
+
+class _LedgerCollector:
+    def __init__(self, ledger: _HasStats) -> None:
+        self._ledger = ledger
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._ledger.stats()
+        rows = CounterMetricFamily(
+            "ladder_ledger_rows", "Usage-ledger rows by fate (dropped: lost to a full queue or failed writes)",
+            labels=["state"],
+        )
+        rows.add_metric(["written"], stats.written)
+        rows.add_metric(["dropped"], stats.dropped)
+        yield rows
+        yield GaugeMetricFamily("ladder_ledger_queue_rows", "Usage-ledger rows waiting to be committed",
+                                value=stats.queued)

@@ -273,8 +273,10 @@ class Router:
         not shown any of the output yet may open a new stream that ``exclude``s the
         providers that failed.
         """
-        targets = [t for t in self.targets(alias) if t.provider not in exclude]
-        errors: list[str] = []
+        every = self.targets(alias)
+        primary = every[0].provider if every else ""
+        targets = [t for t in every if t.provider not in exclude]
+        errors: list[str] = [f"{name}: broke mid-stream" for name in sorted(exclude)]
         attempts = 0
         for index, target in enumerate(targets):
             is_last = index == len(targets) - 1
@@ -299,9 +301,10 @@ class Router:
                     self._observer.on_error(target.provider, exc)
                     breaker.record_failure()
                     break
-                if index > 0:
-                    self._observer.on_fallback(alias, targets[0].provider, target.provider)
-                route = Route(alias, target.provider, target.model, index > 0, attempts, errors)
+                fallback = target.provider != primary
+                if fallback:
+                    self._observer.on_fallback(alias, primary, target.provider)
+                route = Route(alias, target.provider, target.model, fallback, attempts, errors)
                 return self._relay(first, iterator, breaker, target.provider), route
         raise ProviderUnavailable(f"every provider for {alias!r} failed: {'; '.join(errors)}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from gateway.deps import ChatPrincipal, OrchestratorDep
+from gateway.observability.tracing import current_trace_id
 from gateway.pipeline_types import PipelineRequest, PipelineResult
 from gateway.providers.errors import ProviderStreamError
 from gateway.schemas.chat import (
@@ -22,6 +24,7 @@ from gateway.schemas.chat import (
 )
 from gateway.schemas.common import ErrorResponse
 
+log = logging.getLogger("ladder.chat")
 router = APIRouter(tags=["chat"])
 _WORDS = re.compile(r"\S+\s*|\s+")
 
@@ -69,7 +72,8 @@ def _extras(result: PipelineResult) -> dict[str, object]:
 @router.post(
     "/v1/chat/completions",
     response_model=ChatResponse,
-    responses={400: {"model": ErrorResponse}, 401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
+    responses={400: {"model": ErrorResponse}, 401: {"model": ErrorResponse}, 403: {"model": ErrorResponse},
+               404: {"model": ErrorResponse}, 429: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
     summary="OpenAI-compatible chat completion over the role blueprints",
 )
 async def chat(body: ChatRequest, principal: ChatPrincipal, pipeline: OrchestratorDep):  # type: ignore[no-untyped-def]
@@ -121,7 +125,17 @@ async def _sse(result: PipelineResult, pieces: AsyncIterator[str], include_usage
         # Never a silent truncation: the client learns the answer is incomplete.
         yield _event({"error": {
             "message": "the model provider failed while streaming; the answer above is incomplete",
-            "type": "provider_error", "code": "stream_interrupted",
+            "type": "provider_error", "code": "stream_interrupted", "param": None,
+        }})
+        yield "data: [DONE]\n\n"
+        return
+    except Exception:  # noqa: BLE001 - headers are sent: an error event is the only way to tell
+        trace_id = current_trace_id() or result.trace_id
+        log.exception("streamed answer failed (trace %s)", trace_id)
+        yield _event({"error": {
+            "message": f"internal error while streaming; the answer above is incomplete "
+                       f"(quote trace id {trace_id or 'n/a'} when reporting it)",
+            "type": "server_error", "code": "internal_error", "param": None,
         }})
         yield "data: [DONE]\n\n"
         return

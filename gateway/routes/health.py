@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -22,7 +23,8 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         checks["index"] = {"ok": True, "version": services.snapshot.version, "chunks": services.snapshot.index.size}
     except RuntimeError as exc:
         checks["index"] = {"ok": False, "error": str(exc)}
-    checks["ledger"] = {"ok": services.ledger.writable()}
+    # A thread: the probe may wait (briefly) for the database's write lock.
+    checks["ledger"] = {"ok": await anyio.to_thread.run_sync(services.ledger.writable)}
     default = services.settings.providers.default_model
     try:
         target = services.router.targets(default)[0]

@@ -12,12 +12,18 @@ from gateway.schemas.search import SearchHit, SearchRequest, SearchResponse
 router = APIRouter(tags=["retrieval"])
 
 
-@router.post("/v1/search", response_model=SearchResponse, responses={400: {"model": ErrorResponse}},
+_ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 429)}
+
+
+@router.post("/v1/search", response_model=SearchResponse, responses=_ERRORS,  # type: ignore[arg-type]
              summary="Retrieval only: ranked chunks with their BM25, dense and fused scores")
 async def search(body: SearchRequest, services: ServicesDep, principal: SearchPrincipal) -> SearchResponse:
     started = time.perf_counter()
     snapshot = services.snapshot
     filters = {k: v for k, v in body.model_dump(include={"role", "family", "level", "section"}).items() if v}
+    # A mistyped role slug must not read as "no matches": unknown roles are a 404, as in /v1/answers.
+    for slug in [body.role] if isinstance(body.role, str) else body.role or []:
+        snapshot.catalog.get(slug)
     hits = await anyio.to_thread.run_sync(
         lambda: snapshot.searcher.search(body.query, k=body.k, mode=body.mode, fusion=body.fusion,
                                          filters=filters or None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.schemas.common import Citation, GuardVerdict, PromptRef, Usage
 
@@ -15,6 +15,15 @@ class AnswerRequest(BaseModel):
     top_k: int | None = Field(None, ge=1, le=20)
     model: str | None = Field(None, description="Model alias; see GET /v1/models")
     prompt_version: str | None = Field(None, description="Pin a prompt version or label")
+
+    @field_validator("question")
+    @classmethod
+    def _has_text(cls, question: str) -> str:
+        # Whitespace and control characters alone ask nothing: a caller mistake (400),
+        # not a question for the guards to refuse.
+        if not any(ch.isprintable() and not ch.isspace() for ch in question):
+            raise ValueError("question must contain visible text")
+        return question
 
 
 class AnswerResponse(BaseModel):

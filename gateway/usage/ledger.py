@@ -47,6 +47,7 @@ _UPSERT_SPEND = """
 """
 _TS, _KEY, _COST = COLUMNS.index("ts"), COLUMNS.index("key_id"), COLUMNS.index("cost_usd")
 _WRITE_ATTEMPTS = 5
+_PROBE_TIMEOUT_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class Ledger:
         self._stopping = False
         self._flush_requested = False
         self._enqueued = self._done = self._written = self._dropped = self._batches = 0
+        self._last_write_failed = False
         self._writer: threading.Thread | None = None
         self._write_conn: sqlite3.Connection | None = None
         self._readers = threading.local()
@@ -243,6 +245,7 @@ class Ledger:
             )
         with self._lock:
             self._done += len(batch)
+            self._last_write_failed = not written
             if written:
                 self._written += len(batch)
                 self._batches += 1
@@ -327,6 +330,30 @@ class Ledger:
         self, since: datetime | None = None, until: datetime | None = None
     ) -> list[feedback_store.Feedback]:
         return feedback_store.export_feedback(self._thread_conn(), since, until)
+
+    def writable(self) -> bool:
+        """Readiness probe: the writer thread runs, its last batch committed, and the database
+        grants a write lock now (``BEGIN IMMEDIATE`` then ``ROLLBACK``: nothing is written).
+        Waits at most ``_PROBE_TIMEOUT_S`` for the lock, so a busy database reads as not ready
+        instead of hanging the probe."""
+        with self._lock:
+            writer = self._writer
+            if not self._accepting or writer is None or not writer.is_alive() or self._last_write_failed:
+                return False
+        try:
+            # mode=rw: a probe must never create the file it checks.
+            uri = f"{self.path.resolve().as_uri()}?mode=rw"
+            conn = sqlite3.connect(uri, uri=True, timeout=_PROBE_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error:
+            return False
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+            return True
+        except sqlite3.Error:
+            return False
+        finally:
+            conn.close()
 
     def stats(self) -> LedgerStats:
         with self._lock:

@@ -1,0 +1,130 @@
+"""The HTTP side of observability: the server span, request metrics, the request log line.
+
+Layout of the middleware stack once ``instrument_app`` has run (outermost first)::
+
+    RequestObserver           metrics, log line, x-trace-id header - sees every response
+    ServerErrorMiddleware     (OpenTelemetry's safety net)
+    OpenTelemetryMiddleware   the server span; honours an incoming W3C traceparent
+    ServerErrorMiddleware     the app's 500 handler - runs inside the span, so the
+    ...user middleware...     trace id is known when it answers
+    router
+
+``RequestObserver`` sits outside the 500 handler on purpose: an unhandled error's
+response gets its ``x-trace-id`` and is counted and logged like any other.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.metrics import NoOpMeterProvider
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.observability.context import RequestFacts, close_facts, open_facts
+from gateway.observability.metrics import Metrics
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from gateway.observability.tracing import Telemetry
+
+log = logging.getLogger("ladder.request")
+
+TRACE_HEADER = b"x-trace-id"
+# Probes and scrapes arrive every few seconds: their successful lines are DEBUG, not INFO.
+_QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+UNMATCHED = "unmatched"  # the route label of a 404 for an unknown path (bounded cardinality)
+
+
+def instrument_app(app: FastAPI, telemetry: Telemetry) -> None:
+    """Server spans from the app's own tracer provider (never the global one), then the
+    request observer around the whole stack."""
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=telemetry.provider,
+        meter_provider=NoOpMeterProvider(),  # request metrics are ours, in Prometheus
+        excluded_urls="",  # trace everything; do not read OTEL_* exclusions from the env
+        exclude_spans=["receive", "send"],  # one span per ASGI message is noise
+    )
+    build_instrumented = app.build_middleware_stack
+
+    def build_middleware_stack() -> ASGIApp:
+        return RequestObserver(build_instrumented(), telemetry.metrics)
+
+    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
+
+
+def route_template(scope: Scope) -> str:
+    """``/v1/roles/{slug}``, not ``/v1/roles/staff-ai``: labels and logs stay bounded."""
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) and path else UNMATCHED
+
+
+class RequestObserver:
+    """Pure ASGI middleware: request count and latency, one log line, ``x-trace-id``."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self._app = app
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        facts, token = open_facts()
+        started = time.perf_counter()
+        status = 500  # what the client gets if the app dies before answering
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                # Called from inside the server span's context (see the module docstring).
+                context = trace.get_current_span().get_span_context()
+                if context.is_valid:
+                    facts.trace_id = format(context.trace_id, "032x")
+                    headers = [*message.get("headers", []), (TRACE_HEADER, facts.trace_id.encode())]
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self._app(scope, receive, observed_send)
+        finally:
+            close_facts(token)
+            self._record(scope, facts, status, time.perf_counter() - started)
+
+    def _record(self, scope: Scope, facts: RequestFacts, status: int, seconds: float) -> None:
+        route = route_template(scope)
+        model, provider = facts.model or "none", facts.provider or "none"
+        labels = (route, model, provider, str(status))
+        self._metrics.requests.labels(*labels).inc()
+        self._metrics.request_latency.labels(*labels).observe(seconds)
+        if status >= 400:
+            outcome = "error"
+        else:
+            outcome = facts.outcome or "ok"
+        state: dict[str, Any] = scope.get("state") or {}
+        fields = {
+            "key_id": facts.key_id or state.get("key_id"),
+            "route": route,
+            "method": scope.get("method"),
+            "status": status,
+            "latency_ms": round(seconds * 1000, 3),
+            "outcome": outcome,
+            "model": facts.model,
+            "provider": facts.provider,
+            "prompt_version": facts.prompt_version,
+            "cache_hit": facts.cache_hit,
+        }
+        if status >= 500:
+            level = logging.ERROR
+        elif route in _QUIET_ROUTES and status < 400:
+            level = logging.DEBUG
+        else:
+            level = logging.INFO
+        log.log(level, "%s %s %d", fields["method"], route, status,
+                extra={"fields": fields, "trace_id": facts.trace_id})
