@@ -62,7 +62,8 @@ def _terms(text: str) -> int:
 
 def _expand(query: str) -> str:
     extra = [words for pattern, words in _EXPANSIONS if pattern.search(query)]
-    return f"{query} {' '.join(extra)}" if extra else query
+    # In front: the user's own last clause stays last (the answer judges it on its own).
+    return f"{' '.join(extra)}: {query}" if extra else query
 
 
 def _without_roles(text: str, catalog: RoleCatalog) -> str:
