@@ -11,10 +11,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.http_errors import error_response, install_error_handlers
 from gateway.observability.http import instrument_app
-from gateway.observability.logs import configure_logging
+from gateway.observability.setup import observe_services
 from gateway.orchestrator import Orchestrator
 from gateway.routes import (
-    admin, answers, chat, feedback, health, metrics, models, prompts, roles, search, usage, web,
+    admin,
+    answers,
+    chat,
+    feedback,
+    health,
+    metrics,
+    models,
+    prompts,
+    roles,
+    search,
+    usage,
+    web,
 )
 from gateway.services import Services
 from gateway.settings import Settings, load_settings
@@ -96,14 +107,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     # Built here, not in the lifespan (the constructor is cheap; start() loads): the
     # tracing middleware needs the app's tracer provider when the stack is assembled.
     svc = services or Services(settings)
-    svc.metrics.watch_ledger(svc.ledger)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # After the server's own logging set-up, so ours wins; before start(), so start-up
-        # lines are already in the configured format.
-        configure_logging(svc.settings.telemetry, secrets=svc.secrets())
-        svc.telemetry.secrets = tuple(svc.secrets())
+        observe_services(svc)  # after the server's own logging set-up, so ours wins
         await svc.start()
         app.state.services = svc
         app.state.orchestrator = Orchestrator(svc)

@@ -228,7 +228,7 @@ class Turn {
     this.article.dataset.totalMs = String(Math.round(performance.now() - this.started));
     const reason = extras.refusal_reason || "";
     const guarded = finish === "content_filter" || (extras.refused && reason && !(reason in REASON_WORDS));
-    if (guarded) return this.guarded(reason || this.text, isBlocked(extras, reason));
+    if (guarded) return this.guarded(reason || this.text, isBlocked(extras));
     const map = new Map(this.citations.map((c) => [c.marker, c]));
     if (!this.text) this.bubble.replaceChildren(this.answer);
     this.paint(map);
@@ -350,12 +350,9 @@ class Turn {
   }
 }
 
-function isBlocked(extras, reason) {
-  // Prefer explicit fields; the SSE final chunk of this API version carries neither, so
-  // fall back to the injection guard's own wording.
-  if (typeof extras.blocked === "boolean") return extras.blocked;
-  if (extras.refusal_code) return extras.refusal_code === "prompt_injection";
-  return /attempt to change how this assistant works|injection/i.test(reason);
+function isBlocked(extras) {
+  // A block (an attack) and a refusal (off topic, too long) read differently to the user.
+  return extras.blocked === true || extras.refusal_code === "prompt_injection";
 }
 
 function keyReason(err) {
