@@ -24,6 +24,7 @@ import numpy as np
 
 from gateway.cache import cache_key, is_cacheable
 from gateway.errors import RequestError, ServiceError
+from gateway.observability import genai
 from gateway.observability.tracing import current_trace_id
 from gateway.pipeline_types import PipelineRequest, PipelineResult, RetrievedChunk
 from gateway.providers.base import Passage, ProviderRequest, ProviderResponse
@@ -44,6 +45,7 @@ log = logging.getLogger("ladder.pipeline")
 
 _SUPERLATIVE = re.compile(r"\b(highest|largest|most|biggest|lowest|smallest|least|leads)\b", re.IGNORECASE)
 _MAX_TABLE_ROWS = 30
+NO_EVIDENCE = "The role blueprints do not contain enough evidence to answer this."
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 # A sentence ends after ./!/? and the citation markers that follow it. The split never
 # lands before a marker, complete or still arriving ("[", "[1"): a sentence cut from
@@ -91,7 +93,7 @@ class Orchestrator:
         try:
             with s.telemetry.stage("provider", **self._genai_request_attrs(prepared)) as span:
                 response, route = await s.router.complete(prepared.alias, self._request_builder(prepared))
-                self._genai_response_attrs(span, route, response.model, response.finish_reason)
+                self._genai_response_attrs(span, prepared, route, response)
         except BaseException:
             self._release(prepared)
             raise
@@ -116,7 +118,11 @@ class Orchestrator:
             return result, _words(result.answer)
         s = self._s
         try:
-            deltas, route = await s.router.stream(prepared.alias, self._request_builder(prepared))
+            # The span covers opening the stream; the relay's output-guard spans follow it.
+            attrs = {**self._genai_request_attrs(prepared), "ladder.streaming": True}
+            with s.telemetry.stage("provider", **attrs) as span:
+                deltas, route = await s.router.stream(prepared.alias, self._request_builder(prepared))
+                genai.chat_route(span, route)
         except BaseException:
             self._release(prepared)
             raise
@@ -142,7 +148,8 @@ class Orchestrator:
         user_tokens = s.tokens.count_messages(request.messages)
         s.limiter.admit(principal, tokens=user_tokens)
 
-        with s.telemetry.stage("input_guards", **{"ladder.audience": request.audience}):
+        with s.telemetry.stage("input_guards", **{"ladder.audience": request.audience}) as span:
+            guards_started = time.time_ns()
             outcome = await anyio.to_thread.run_sync(
                 lambda: s.guards.check_input(
                     request.messages,
@@ -151,11 +158,15 @@ class Orchestrator:
                     policy_name=prompt.guard_policy,
                 )
             )
+            s.telemetry.guards(span, outcome.verdicts, guards_started, embedding_ms=outcome.embedding_ms)
         prepared.input_outcome = outcome
         prepared.verdicts.extend(outcome.verdicts)
         prepared.redacted_messages = outcome.redacted_messages
         if outcome.blocked or outcome.refused:
-            prepared.early = self._refusal(prepared, outcome.refusal_reason or "refused", blocked=outcome.blocked)
+            prepared.early = self._refusal(
+                prepared, outcome.refusal_reason or "refused", blocked=outcome.blocked,
+                code=outcome.refusal_code,
+            )
             return prepared
 
         catalog = s.snapshot.catalog
@@ -214,10 +225,18 @@ class Orchestrator:
             "ladder.index.version": snapshot.index.version,
             "ladder.retrieval.follow_up": plan.follow_up,
         }
+        steps: list[tuple[str, int, int]] = []
         with s.telemetry.stage("retrieval", **attrs) as span:
             hits: list[Hit] = await anyio.to_thread.run_sync(
-                lambda: snapshot.searcher.search(plan.query, k=2 * k, filters=filters, query_vector=vector)
+                lambda: snapshot.searcher.search(
+                    plan.query, k=2 * k, filters=filters, query_vector=vector,
+                    on_step=lambda *step: steps.append(step),
+                )
             )
+            for name, start, end in steps:  # bm25, embed, dense, fusion
+                if name != "embed" or vector is None:  # a reused vector was not embedded here
+                    s.telemetry.step(f"retrieval.{name}", start, end)
+            span.set_attribute("ladder.retrieval.query_vector_reused", vector is not None)
             hits = _rerank(hits, prefer_own=not plan.roles)[:k]
             if s.telemetry.capture_content:
                 span.set_attribute("ladder.retrieval.chunk_ids", [h.chunk.id for h in hits])
@@ -308,9 +327,11 @@ class Orchestrator:
         s = self._s
         if abstained:
             # The provider declined with its fixed notice: nothing to ground or scan.
-            result = self._result(prepared, text, route.provider, route.model, True, False, "no_evidence", None)
+            result = self._result(prepared, text, route.provider, route.model, True, False, NO_EVIDENCE, None)
+            result.refusal_code = "no_evidence"
             return result
-        with s.telemetry.stage("output_guards"):
+        with s.telemetry.stage("output_guards") as span:
+            guards_started = time.time_ns()
             out = await anyio.to_thread.run_sync(
                 lambda: s.guards.check_output(
                     text,
@@ -324,13 +345,15 @@ class Orchestrator:
                     abstain_text=prepared.prompt.abstain_text,
                 )
             )
+            s.telemetry.guards(span, out.verdicts, guards_started)
         prepared.verdicts.extend(out.verdicts)
         refused = bool(out.refused or abstained)
         answer = out.final_text if not out.refused else (out.refusal_reason or text)
-        reason = out.refusal_reason if out.refused else ("no_evidence" if abstained else None)
+        reason = out.refusal_reason if out.refused else (NO_EVIDENCE if abstained else None)
         counted = CountedUsage(response.usage.prompt_tokens, response.usage.completion_tokens) if (
             response is not None and response.usage is not None) else None
         result = self._result(prepared, answer, route.provider, route.model, refused, False, reason, counted)
+        result.refusal_code = out.refusal_code if out.refused else ("no_evidence" if abstained else None)
         if prepared.cache_key is not None and not refused:
             s.cache.put(prepared.cache_key, result)
         return result
@@ -338,7 +361,6 @@ class Orchestrator:
     async def _relay(
         self, prepared: _Prepared, route: Route, deltas: AsyncIterator[Any], skeleton: PipelineResult
     ) -> AsyncIterator[str]:
-        s = self._s
         buffer = ""
         sent: list[str] = []
         provider_usage = None
@@ -382,8 +404,9 @@ class Orchestrator:
             yield text
             abstained = True
         counted = CountedUsage(provider_usage.prompt_tokens, provider_usage.completion_tokens) if provider_usage else None
-        reason = "no_evidence" if abstained else None
+        reason = NO_EVIDENCE if abstained else None
         final = self._result(prepared, "".join(sent), route.provider, route.model, abstained, False, reason, counted)
+        final.refusal_code = "no_evidence" if abstained else None
         self._copy_into(skeleton, final)
         self._account(prepared, skeleton)
 
@@ -402,20 +425,23 @@ class Orchestrator:
 
     async def _check_piece(self, prepared: _Prepared, piece: str) -> str:
         s = self._s
-        out = await anyio.to_thread.run_sync(
-            lambda: s.guards.check_output(
-                piece,
-                chunks=prepared.evidence,
-                input_outcome=prepared.input_outcome,
-                system_prompt=prepared.system_prompt,
-                secrets=s.secrets(),
-                audience=prepared.request.audience,
-                prompt_version=prepared.prompt.version,
-                policy_name=prepared.prompt.guard_policy,
-                abstain_text=prepared.prompt.abstain_text,
-                streaming=True,
+        with s.telemetry.stage("output_guards", **{"ladder.streaming": True}) as span:
+            guards_started = time.time_ns()
+            out = await anyio.to_thread.run_sync(
+                lambda: s.guards.check_output(
+                    piece,
+                    chunks=prepared.evidence,
+                    input_outcome=prepared.input_outcome,
+                    system_prompt=prepared.system_prompt,
+                    secrets=s.secrets(),
+                    audience=prepared.request.audience,
+                    prompt_version=prepared.prompt.version,
+                    policy_name=prepared.prompt.guard_policy,
+                    abstain_text=prepared.prompt.abstain_text,
+                    streaming=True,
+                )
             )
-        )
+            s.telemetry.guards(span, out.verdicts, guards_started)
         prepared.verdicts.extend(v for v in out.verdicts if v.triggered)
         if out.refused:
             return ""
@@ -429,8 +455,7 @@ class Orchestrator:
         self, prepared: _Prepared, reason: str, *, blocked: bool, code: str | None = None
     ) -> PipelineResult:
         result = self._result(prepared, reason, "guardrails", prepared.alias, True, blocked, reason, None)
-        if code:
-            result.extra["refusal_code"] = code
+        result.refusal_code = code
         return result
 
     def _skeleton(self, prepared: _Prepared, route: Route) -> PipelineResult:
@@ -501,7 +526,6 @@ class Orchestrator:
         s = self._s
         result.latency_ms = round((time.perf_counter() - prepared.started) * 1000, 3)
         principal = prepared.principal
-        prompt_version = f"{result.prompt.name}@{result.prompt.version}"
         cost = 0.0 if result.cached else result.usage.cost_usd
         try:
             s.limiter.charge_tokens(principal.key_id, result.usage.completion_tokens, tpm=principal.tpm)
@@ -516,13 +540,8 @@ class Orchestrator:
                         cost_usd=cost, cache_hit=result.cached, trace_id=result.trace_id,
                     )
                 )
-            m = s.telemetry.metrics
-            m.tokens.labels("input", result.model, prompt_version).inc(result.usage.prompt_tokens)
-            m.tokens.labels("output", result.model, prompt_version).inc(result.usage.completion_tokens)
-            if cost:
-                m.cost.labels(result.model, prompt_version).inc(cost)
-            for verdict in result.verdicts:
-                m.guard_verdicts.labels(verdict.guard, verdict.action).inc()
+            # Metrics, the request span's summary attributes and the request log fields.
+            s.telemetry.record_result(result, route=prepared.request.route, key_id=principal.key_id)
         except Exception:  # noqa: BLE001 - log and serve: the answer is already computed
             log.exception("accounting failed for trace %s", result.trace_id)
         finally:
@@ -535,20 +554,26 @@ class Orchestrator:
     def _genai_request_attrs(self, prepared: _Prepared) -> dict[str, Any]:
         params = prepared.prompt.parameters
         request = prepared.request
-        return {
-            "gen_ai.operation.name": "chat",
-            "gen_ai.request.model": prepared.alias,
-            "gen_ai.request.max_tokens": request.max_tokens or params.max_tokens,
-            "gen_ai.request.temperature": request.temperature if request.temperature is not None else params.temperature,
-            "ladder.prompt": f"{prepared.prompt.name}@{prepared.prompt.version}",
-        }
+        return genai.chat_request(
+            alias=prepared.alias,
+            max_tokens=request.max_tokens or params.max_tokens,
+            temperature=request.temperature if request.temperature is not None else params.temperature,
+            prompt=f"{prepared.prompt.name}@{prepared.prompt.version}",
+        )
 
-    @staticmethod
-    def _genai_response_attrs(span: Any, route: Route, model: str, finish_reason: str) -> None:
-        span.set_attribute("gen_ai.provider.name", route.provider)
-        span.set_attribute("gen_ai.response.model", model)
-        span.set_attribute("gen_ai.response.finish_reasons", [finish_reason])
-        span.set_attribute("ladder.fallback_used", route.fallback_used)
+    def _genai_response_attrs(
+        self, span: Any, prepared: _Prepared, route: Route, response: ProviderResponse
+    ) -> None:
+        # Usage of this call: the provider's report, else counted on what was sent and returned.
+        reported = CountedUsage(response.usage.prompt_tokens, response.usage.completion_tokens) if (
+            response.usage is not None) else None
+        usage = self._s.tokens.usage(route.model, prepared.messages, response.text, reported)
+        genai.chat_response(
+            self._s.telemetry, span, route, response,
+            input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens,
+            usage_source=usage.source,
+            system=prepared.system_prompt, messages=prepared.messages,
+        )
 
 
 # Sample blueprints are illustrative stand-ins an organization replaces. When a

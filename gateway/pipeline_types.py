@@ -65,5 +65,8 @@ class PipelineResult:
     latency_ms: float
     index_version: str
     cached: bool = False
+    # Machine-readable reason beside refusal_reason's plain words: no_evidence,
+    # unknown_role, prompt_injection, off_topic, message_too_long, ungrounded, ...
+    refusal_code: str | None = None
     retrieval_query: str = ""
     extra: dict[str, object] = field(default_factory=dict)

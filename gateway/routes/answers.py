@@ -38,6 +38,7 @@ async def answer(body: AnswerRequest, principal: AnswersPrincipal, pipeline: Orc
         citations=result.citations,
         refused=result.refused,
         refusal_reason=result.refusal_reason,
+        refusal_code=result.refusal_code,
         guardrails=result.verdicts,
         usage=result.usage,
         model=result.model,

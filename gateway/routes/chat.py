@@ -54,7 +54,7 @@ def _pipeline_request(body: ChatRequest, principal: ChatPrincipal) -> PipelineRe
 
 
 def _finish_reason(result: PipelineResult) -> str:
-    return "content_filter" if result.blocked or (result.refused and result.refusal_reason != "no_evidence") else "stop"
+    return "content_filter" if result.blocked or (result.refused and result.refusal_code != "no_evidence") else "stop"
 
 
 def _extras(result: PipelineResult) -> dict[str, object]:
@@ -63,6 +63,7 @@ def _extras(result: PipelineResult) -> dict[str, object]:
         "refused": result.refused,
         "blocked": result.blocked,
         "refusal_reason": result.refusal_reason,
+        "refusal_code": result.refusal_code,
         "provider": result.provider,
         "prompt": result.prompt.model_dump(),
         "trace_id": result.trace_id,
@@ -129,7 +130,7 @@ async def _sse(result: PipelineResult, pieces: AsyncIterator[str], include_usage
         }})
         yield "data: [DONE]\n\n"
         return
-    except Exception:  # noqa: BLE001 - headers are sent: an error event is the only way to tell
+    except Exception:  # headers are sent: an error event is the only way left to tell the client
         trace_id = current_trace_id() or result.trace_id
         log.exception("streamed answer failed (trace %s)", trace_id)
         yield _event({"error": {

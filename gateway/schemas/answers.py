@@ -31,6 +31,7 @@ class AnswerResponse(BaseModel):
     citations: list[Citation]
     refused: bool
     refusal_reason: str | None = None
+    refusal_code: str | None = None
     guardrails: list[GuardVerdict]
     usage: Usage
     model: str

@@ -81,6 +81,7 @@ class ChatResponse(BaseModel):
     refused: bool = False
     blocked: bool = False
     refusal_reason: str | None = None
+    refusal_code: str | None = None
     provider: str | None = None
     prompt: dict[str, Any] | None = None
     trace_id: str | None = None
