@@ -15,6 +15,7 @@ from dataclasses import dataclass
 @dataclass
 class RequestFacts:
     trace_id: str = ""
+    route: str | None = None  # the route template the server span matched
     key_id: str | None = None
     model: str | None = None
     provider: str | None = None

@@ -58,10 +58,15 @@ def instrument_app(app: FastAPI, telemetry: Telemetry) -> None:
     app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
 
 
-def route_template(scope: Scope) -> str:
-    """``/v1/roles/{slug}``, not ``/v1/roles/staff-ai``: labels and logs stay bounded."""
+def route_template(scope: Scope, fallback: str | None = None) -> str:
+    """``/v1/roles/{slug}``, not ``/v1/roles/staff-ai``: labels and logs stay bounded.
+
+    The router records the route it chose; for a request answered before routing (a
+    413 from the body limit) ``fallback`` is the route the server span matched."""
     path = getattr(scope.get("route"), "path", None)
-    return path if isinstance(path, str) and path else UNMATCHED
+    if isinstance(path, str) and path:
+        return path
+    return fallback or UNMATCHED
 
 
 class RequestObserver:
@@ -84,7 +89,10 @@ class RequestObserver:
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 # Called from inside the server span's context (see the module docstring).
-                context = trace.get_current_span().get_span_context()
+                span = trace.get_current_span()
+                route = (getattr(span, "attributes", None) or {}).get("http.route")
+                facts.route = route if isinstance(route, str) else None
+                context = span.get_span_context()
                 if context.is_valid:
                     facts.trace_id = format(context.trace_id, "032x")
                     headers = [*message.get("headers", []), (TRACE_HEADER, facts.trace_id.encode())]
@@ -98,7 +106,7 @@ class RequestObserver:
             self._record(scope, facts, status, time.perf_counter() - started)
 
     def _record(self, scope: Scope, facts: RequestFacts, status: int, seconds: float) -> None:
-        route = route_template(scope)
+        route = route_template(scope, facts.route)
         model, provider = facts.model or "none", facts.provider or "none"
         labels = (route, model, provider, str(status))
         self._metrics.requests.labels(*labels).inc()

@@ -9,7 +9,7 @@ and never a key id.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Protocol
 
 from prometheus_client import (
@@ -21,8 +21,8 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 # Latency buckets from 1 ms to 10 s: extractive answers take milliseconds, LLM calls seconds.
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -32,6 +32,8 @@ _STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, *_BUCKETS)
 # generate_latest() writes the classic text format; say so, whatever newer formats the
 # library's CONTENT_TYPE_LATEST names.
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+# ladder_circuit_state values; gateway/services.py's router observer uses the same scale.
+BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 
 
 class Metrics:
@@ -93,6 +95,10 @@ class Metrics:
         if not self._ledger_watched:
             self.registry.register(_LedgerCollector(ledger))
             self._ledger_watched = True
+
+    def seed_breakers(self, states: Mapping[str, str]) -> None:
+        for provider, state in states.items():
+            self.breaker_state.labels(provider).set(BREAKER_STATES[state])
 
     def exposition(self) -> bytes:
         """The registry in Prometheus text format (what GET /metrics serves)."""

@@ -24,16 +24,12 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    ConsoleSpanExporter,
-    SimpleSpanProcessor,
-    SpanExporter,
-)
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Span, Status, StatusCode
 
 from gateway.observability.context import current_facts
+from gateway.observability.export import ScrubbingExporter, make_exporter
 from gateway.observability.metrics import Metrics
 from gateway.observability.redaction import scrub
 from gateway.settings import TelemetrySettings
@@ -46,22 +42,6 @@ if TYPE_CHECKING:
 _STOPPING_ACTIONS = frozenset({"block", "refuse"})
 
 
-def _exporter(settings: TelemetrySettings) -> SpanExporter | None:
-    if settings.exporter == "none":
-        return None
-    if settings.exporter == "console":
-        return ConsoleSpanExporter()
-    if settings.exporter == "memory":
-        return InMemorySpanExporter()
-    if settings.exporter == "otlp-grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-        return OTLPSpanExporter(endpoint=settings.otlp_endpoint) if settings.otlp_endpoint else OTLPSpanExporter()
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
-
-    return HttpExporter(endpoint=settings.otlp_endpoint) if settings.otlp_endpoint else HttpExporter()
-
-
 class Telemetry:
     """Owns the tracer provider of one app instance (not the global one, so tests can
     run several apps side by side and read each one's spans)."""
@@ -70,19 +50,25 @@ class Telemetry:
         self.settings = settings
         self.metrics = metrics
         self.capture_content = settings.capture_content
-        # Configured credentials (e.g. the upstream API key) scrubbed from captured content;
-        # the app fills this in at start-up from Services.secrets().
         self.secrets: tuple[str, ...] = ()
-        self.exporter = _exporter(settings)
+        self.exporter = make_exporter(settings)  # tests read spans from it ("memory")
+        self._scrubber = ScrubbingExporter(self.exporter) if self.exporter is not None else None
         self.provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name}))
-        if self.exporter is not None:
+        if self._scrubber is not None:
             processor = (
-                SimpleSpanProcessor(self.exporter)
+                SimpleSpanProcessor(self._scrubber)
                 if isinstance(self.exporter, InMemorySpanExporter)
-                else BatchSpanProcessor(self.exporter)
+                else BatchSpanProcessor(self._scrubber)
             )
             self.provider.add_span_processor(processor)
         self.tracer = self.provider.get_tracer("ladder")
+
+    def set_secrets(self, secrets: Sequence[str]) -> None:
+        """Configured credentials (e.g. the upstream API key) to scrub from anything
+        exported; the app passes ``Services.secrets()`` at start-up."""
+        self.secrets = tuple(s for s in secrets if s)
+        if self._scrubber is not None:
+            self._scrubber.secrets = self.secrets
 
     # -- stages ------------------------------------------------------------------------------
     @contextmanager
@@ -111,7 +97,9 @@ class Telemetry:
         )
         span.end(end_time=max(start_ns, end_ns))
 
-    def guards(self, span: Span, verdicts: Sequence[Verdict], started_ns: int) -> None:
+    def guards(
+        self, span: Span, verdicts: Sequence[Verdict], started_ns: int, *, embedding_ms: float | None = None
+    ) -> None:
         """One child span per guard under the guard stage ``span``, plus the stage summary.
 
         The guard pipeline reports each guard's duration, not its start; guards run one
@@ -140,6 +128,8 @@ class Telemetry:
         stopped = next((v for v in verdicts if v.triggered and v.action in _STOPPING_ACTIONS), None)
         span.set_attribute("ladder.guards.triggered", triggered)
         span.set_attribute("ladder.guards.decision", stopped.action if stopped else "allow")
+        if embedding_ms:
+            span.set_attribute("ladder.guards.embedding_ms", embedding_ms)
 
     # -- content -----------------------------------------------------------------------------
     def capture(self, span: Span, key: str, value: Any) -> None:
