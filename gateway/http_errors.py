@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway.errors import RateLimited, RequestError, ServiceError
+from gateway.errors import AuthError, RateLimited, RequestError, ServiceError
 from gateway.observability.tracing import current_trace_id
 from prompts.errors import GateRefused, PromptNotFound, RegistryError
 from retrieval.errors import IndexError_, QueryError
@@ -67,6 +67,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             exc.status_code, str(exc.detail), kinds.get(exc.status_code, "invalid_request_error"),
             code={404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}.get(exc.status_code),
+            headers=exc.headers,  # e.g. Allow on a 405
         )
 
     @app.exception_handler(RateLimited)
@@ -78,7 +79,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestError)
     async def _request(request: Request, exc: RequestError) -> JSONResponse:
-        return error_response(exc.status_code, exc.message, exc.error_type, exc.code, exc.param)
+        # RFC 6750 section 3: a 401 names the scheme the client should use.
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) else None
+        return error_response(exc.status_code, exc.message, exc.error_type, exc.code, exc.param, headers)
 
     @app.exception_handler(QueryError)
     async def _query(request: Request, exc: QueryError) -> JSONResponse:

@@ -45,8 +45,7 @@ _LIST_INTENT = re.compile(
 _WH_START = re.compile(r"^\s*(what|which|who)\b", re.IGNORECASE)
 _PLURAL = re.compile(r"\b[a-z]{4,}s\b")
 _NOT_PLURAL = frozenset(
-    "does access process business success status analysis focus across class less always "
-    "various previous serious means basis bonus canvas".split()
+    ["does", "access", "process", "business", "success", "status", "analysis", "focus", "across", "class", "less", "always", "various", "previous", "serious", "means", "basis", "bonus", "canvas"]
 )
 _SUPERLATIVE = re.compile(
     r"\b(highest|largest|most|biggest|top|leads|lowest|smallest|least)\b", re.IGNORECASE

@@ -1,25 +1,21 @@
 """Any OpenAI-compatible chat endpoint: OpenAI, vLLM, Ollama, llama.cpp server.
 
-One shared ``httpx.AsyncClient`` per provider (injected, so tests can pass a
-client bound to a local server or a MockTransport). Transport exceptions are
-translated into ProviderError subclasses here, at the boundary.
-
-Timeouts: ``complete`` gets one deadline for the whole call (an upstream that
-drips bytes must not hold a request past it); ``stream`` applies the timeout to
-connecting and to each read, since a long answer may legitimately take longer
-than any one gap between its deltas.
+This module owns the wire format (request body, replies, SSE deltas); the HTTP
+client lives in ``upstream_http``: one shared aiohttp session per provider by
+default, or an injected ``aiohttp.ClientSession`` / ``httpx.AsyncClient`` (tests
+pass a client bound to a local server or an ``httpx.MockTransport``). Transport
+failures arrive as ProviderTimeout / ProviderConnectionError and become
+ProviderStreamError once a delta has been handed out.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from email.utils import parsedate_to_datetime
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from gateway.providers.base import (
     ProviderRequest,
@@ -35,9 +31,14 @@ from gateway.providers.errors import (
     ProviderStreamError,
     ProviderTimeout,
 )
+from gateway.providers.upstream_http import UpstreamTransport, make_transport
+
+if TYPE_CHECKING:
+    import aiohttp
+    import httpx
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
+def _retry_after(headers: Mapping[str, str]) -> float | None:
     value = headers.get("retry-after")
     if not value:
         return None
@@ -67,32 +68,28 @@ class OpenAICompatibleProvider:
         *,
         base_url: str,
         api_key: str | None = None,
-        client: httpx.AsyncClient | None = None,
+        client: aiohttp.ClientSession | httpx.AsyncClient | None = None,
         max_connections: int = 100,
     ) -> None:
         self.name = name
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
-        self._client = client
-        self._owns_client = client is None
-        self._max_connections = max_connections
+        # Cheap: the aiohttp session itself is created in start(), inside the serving loop.
+        self._transport: UpstreamTransport = make_transport(name, client, max_connections)
+        # An injected client is usable at once (its owner opened it); our own opens in start().
+        self._injected = client is not None
+        self._started = self._injected
 
     async def start(self) -> None:
-        if self._client is None:
-            limits = httpx.Limits(
-                max_connections=self._max_connections,
-                max_keepalive_connections=self._max_connections,
-            )
-            # A default timeout always applies; per-call timeouts override it.
-            self._client = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30.0))
+        await self._transport.start()
+        self._started = True
 
     async def close(self) -> None:
-        if self._client is not None and self._owns_client:
-            await self._client.aclose()
-            self._client = None
+        await self._transport.close()
+        self._started = self._injected
 
     async def ready(self) -> bool:
-        return self._client is not None
+        return self._started and self._transport.ready()
 
     def _headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json"}
@@ -115,39 +112,30 @@ class OpenAICompatibleProvider:
             body["stream_options"] = {"include_usage": True}
         return body
 
-    def _client_or_fail(self) -> httpx.AsyncClient:
-        if self._client is None:
+    def _url(self) -> str:
+        if not self._started:
             raise ProviderError("provider used before start()", provider=self.name)
-        return self._client
+        return f"{self._base_url}/chat/completions"
 
     async def complete(self, request: ProviderRequest, *, timeout: float) -> ProviderResponse:
-        client = self._client_or_fail()
         try:
-            async with asyncio.timeout(timeout):
-                response = await client.post(
-                    f"{self._base_url}/chat/completions",
-                    json=self._body(request, stream=False),
-                    headers=self._headers(),
-                    timeout=timeout,
-                )
-        except (httpx.TimeoutException, TimeoutError) as exc:
+            reply = await self._transport.post(
+                self._url(), self._body(request, stream=False), self._headers(), timeout=timeout
+            )
+        except ProviderTimeout as exc:
             raise ProviderTimeout(f"no answer within {timeout:.1f}s", provider=self.name) from exc
-        except httpx.TransportError as exc:
-            raise ProviderConnectionError(f"connection failed: {type(exc).__name__}", provider=self.name) from exc
-        except httpx.HTTPError as exc:  # decoding errors, redirects: not the wire format we speak
-            raise ProviderProtocolError(f"unusable response: {type(exc).__name__}", provider=self.name) from exc
-        if response.status_code >= 400:
+        if reply.status >= 400:
             raise ProviderHTTPError(
-                response.status_code,
-                response.text,
+                reply.status,
+                reply.body.decode("utf-8", "replace"),
                 provider=self.name,
-                retry_after=_retry_after(response.headers),
+                retry_after=_retry_after(reply.headers),
             )
         try:
-            payload = response.json()
+            payload = json.loads(reply.body)
             choice = payload["choices"][0]
             text = choice["message"]["content"] or ""
-            if not isinstance(text, str):
+            if not isinstance(text, str):  # e.g. a list of parts: not what we asked for
                 raise TypeError("message content is not a string")
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise ProviderProtocolError(
@@ -161,52 +149,44 @@ class OpenAICompatibleProvider:
         )
 
     async def stream(self, request: ProviderRequest, *, timeout: float) -> AsyncIterator[StreamDelta]:
-        client = self._client_or_fail()
         started = False
         try:
-            async with client.stream(
-                "POST",
-                f"{self._base_url}/chat/completions",
-                json=self._body(request, stream=True),
-                headers=self._headers(),
-                timeout=timeout,
+            async with self._transport.stream(
+                self._url(), self._body(request, stream=True), self._headers(), timeout=timeout
             ) as response:
-                if response.status_code >= 400:
-                    body = (await response.aread()).decode("utf-8", "replace")
+                if response.status >= 400:
+                    body = (await response.read()).decode("utf-8", "replace")
                     raise ProviderHTTPError(
-                        response.status_code,
+                        response.status,
                         body,
                         provider=self.name,
                         retry_after=_retry_after(response.headers),
                     )
                 done = False
-                async for line in response.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        done = True
-                        break
-                    try:
-                        chunk = json.loads(data)
-                    except ValueError as exc:
-                        raise ProviderProtocolError("malformed stream event", provider=self.name) from exc
-                    delta = self._delta(chunk)
-                    if delta is not None:
-                        started = True
-                        yield delta
+                async with aclosing(response.lines()) as lines:
+                    async for line in lines:
+                        if not line.startswith("data:"):
+                            continue
+                        data = line[5:].strip()
+                        if data == "[DONE]":
+                            done = True
+                            break
+                        try:
+                            chunk = json.loads(data)
+                        except ValueError as exc:
+                            raise ProviderProtocolError("malformed stream event", provider=self.name) from exc
+                        delta = self._delta(chunk)
+                        if delta is not None:
+                            started = True
+                            yield delta
                 if not done:
-                    cls = ProviderStreamError if started else ProviderProtocolError
-                    raise cls("stream ended without [DONE]", provider=self.name)
-        except httpx.TimeoutException as exc:
+                    raise ProviderStreamError("stream ended without [DONE]", provider=self.name)
+        except ProviderTimeout as exc:
             cls = ProviderStreamError if started else ProviderTimeout
             raise cls(f"stream timed out after {timeout:.1f}s", provider=self.name) from exc
-        except httpx.TransportError as exc:
+        except ProviderConnectionError as exc:
             cls = ProviderStreamError if started else ProviderConnectionError
-            raise cls(f"stream broke: {type(exc).__name__}", provider=self.name) from exc
-        except httpx.HTTPError as exc:
-            cls = ProviderStreamError if started else ProviderProtocolError
-            raise cls(f"unusable stream: {type(exc).__name__}", provider=self.name) from exc
+            raise cls(f"stream broke: {exc}", provider=self.name) from exc
 
     def _delta(self, chunk: Any) -> StreamDelta | None:
         if not isinstance(chunk, dict):

@@ -36,7 +36,10 @@ def create_provider(type_name: str, name: str, options: dict[str, Any], settings
 def _extractive(name: str, options: dict[str, Any], settings: Settings) -> Provider:
     from gateway.providers.extractive import ExtractiveProvider
 
-    return ExtractiveProvider(name, **options)
+    try:
+        return ExtractiveProvider(name, **options)
+    except TypeError as exc:  # an option the provider does not take: a typo in the routing file
+        raise SettingsError(f"provider {name!r}: {exc}") from exc
 
 
 def _openai(name: str, options: dict[str, Any], settings: Settings) -> Provider:

@@ -100,11 +100,18 @@ class Route:
     errors: list[str] = field(default_factory=list)
 
 
+_MISSING = object()
+
+
 def _resolve(value: Any, settings: Settings) -> Any:
+    """``${settings.a.b}`` -> that setting's value (None when it is unset). A reference to a
+    setting that does not exist is a typo in the routing file, not an unset value."""
     if isinstance(value, str) and (match := _REF.match(value)):
         current: Any = settings
         for part in match.group(1).split("."):
-            current = getattr(current, part, None)
+            current = getattr(current, part, _MISSING)
+            if current is _MISSING:
+                raise SettingsError(f"routing: {value} names no setting ({part!r} does not exist)")
         if isinstance(current, SecretStr):
             return current.get_secret_value()
         return current

@@ -1,0 +1,223 @@
+"""The gateway's HTTP API as its users call it, against REAL servers on 127.0.0.1.
+
+Built once per session and shared by every module here:
+
+* the corpus index (``corpus_index_root`` from tests/conftest.py: real MiniLM vectors),
+  copied into the gateway's own data dir;
+* the fake OpenAI-compatible upstream (``gateway.testing.fake_upstream``) in a thread;
+* one uvicorn server with keys required (dev mode off), the response cache off (every
+  request is routed, none replayed) and a routing file written for these tests: the
+  default alias is the embedded extractive provider, ``ladder-chat`` goes to the
+  upstream with retries and falls back to extractive, and ``ladder-breaker`` goes to a
+  second provider instance on the same upstream so the circuit-breaker test has a
+  breaker of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.gateway.servers import GatewayServer, UpstreamServer
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+# Short timeouts and cool-downs keep the failure cases fast. Retry-After values up to
+# backoff.max_s are waited for; longer ones send the request to the fallback at once.
+ROUTING_YAML = """\
+providers:
+  extractive:
+    type: extractive
+  upstream:
+    type: openai
+    base_url: ${settings.providers.openai_base_url}
+  flaky-upstream:
+    type: openai
+    base_url: ${settings.providers.openai_base_url}
+
+models:
+  ladder-extractive:
+    description: Embedded extractive answers.
+    targets:
+      - provider: extractive
+        model: ladder-extractive
+  ladder-chat:
+    description: The fake upstream, retried, with extractive as fallback.
+    targets:
+      - provider: upstream
+        model: fake-llm
+        timeout_s: %(timeout_s)s
+        retries: %(retries)d
+    fallback: extractive
+  ladder-breaker:
+    description: A second upstream instance whose breaker the circuit test trips.
+    targets:
+      - provider: flaky-upstream
+        model: fake-llm
+        timeout_s: %(timeout_s)s
+        retries: 0
+    fallback: extractive
+
+fallback_provider: extractive
+circuit:
+  failure_threshold: %(threshold)d
+  cooldown_s: %(cooldown_s)s
+backoff:
+  base_s: 0.05
+  max_s: 1.0
+"""
+TIMEOUT_S = 1.0
+RETRIES = 2
+BREAKER_THRESHOLD = 3
+COOLDOWN_S = 2.5  # long enough that the requests of the "open" phase surely fall inside it
+ALIASES = {"ladder-extractive", "ladder-chat", "ladder-breaker"}
+ALL_SCOPES = "chat,answers,search,roles"
+
+
+@dataclass
+class Gateway:
+    url: str
+    settings: Any
+    app: Any
+    upstream: UpstreamServer
+
+    @property
+    def services(self) -> Any:
+        return self.app.state.services
+
+    def create_key(self, name: str, scopes: str = ALL_SCOPES, audience: str = "manager", **limits: Any) -> str:
+        """A key made the way an operator makes one (``ladder keys create``): KeyStore on the
+        gateway's ledger database."""
+        from gateway.auth.keys import KeyStore
+
+        store = KeyStore(self.settings.ledger_path)
+        store.start()
+        try:
+            return store.create(name, scopes, audience, **limits).plain_key
+        finally:
+            store.close()
+
+    def revoke_key(self, plain_key: str) -> None:
+        from gateway.auth.keys import KeyStore
+
+        store = KeyStore(self.settings.ledger_path)
+        store.start()
+        try:
+            store.revoke(plain_key)
+        finally:
+            store.close()
+
+    def metric(self, name: str, **labels: str) -> float:
+        value = self.services.metrics.registry.get_sample_value(name, labels)
+        return 0.0 if value is None else float(value)
+
+
+def _settings(data_dir: Path, **values: Any) -> Any:
+    from gateway.settings import Settings
+
+    # Only what the test says: no developer LADDER_* variables, .env or ladder.toml.
+    config = data_dir / "empty.toml"
+    config.write_text("", encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.startswith("LADDER_"):
+                mp.delenv(key)
+        mp.setenv("LADDER_CONFIG", str(config))
+        mp.chdir(data_dir)
+        return Settings(data_dir=data_dir, corpus_paths=[PROJECT / "corpus"], **values)
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[UpstreamServer]:
+    server = UpstreamServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(
+    tmp_path_factory: pytest.TempPathFactory,
+    corpus_index_root: Path,
+    torch_embedder: Any,
+    upstream: UpstreamServer,
+) -> Iterator[Gateway]:
+    from gateway.app import create_app
+    from gateway.services import Services
+
+    data_dir = tmp_path_factory.mktemp("gateway-data")
+    shutil.copytree(corpus_index_root, data_dir / "index")
+    routing = data_dir / "routing.yaml"
+    routing.write_text(
+        ROUTING_YAML % {"timeout_s": TIMEOUT_S, "retries": RETRIES, "threshold": BREAKER_THRESHOLD,
+                        "cooldown_s": COOLDOWN_S},
+        encoding="utf-8",
+    )
+    settings = _settings(
+        data_dir,
+        retrieval={"embedding_backend": "torch"},
+        providers={"routing_file": routing, "openai_base_url": upstream.url, "default_model": "ladder-extractive"},
+        cache={"enabled": False},
+        auth={"dev_mode": False},
+    )
+    # The session's warmed MiniLM serves queries too: same weights the index was built with.
+    app = create_app(settings, services=Services(settings, embedder=torch_embedder))
+    server = GatewayServer(app)
+    server.start()
+    yield Gateway(url=server.url, settings=settings, app=app, upstream=upstream)
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def api_key(gateway: Gateway) -> str:
+    # A generous per-minute allowance: the suite sends many requests with this key.
+    return gateway.create_key("tests-gateway", ALL_SCOPES, rpm=100_000, tpm=100_000_000)
+
+
+@pytest.fixture(scope="session")
+def http(gateway: Gateway, api_key: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=gateway.url, headers={"authorization": f"Bearer {api_key}"}, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def sdk(gateway: Gateway, api_key: str) -> Any:
+    from openai import OpenAI
+
+    # No SDK retries: a test must see the first answer the gateway gives.
+    return OpenAI(base_url=f"{gateway.url}/v1", api_key=api_key, max_retries=0, timeout=60)
+
+
+def wait_until(predicate: Any, timeout_s: float, interval_s: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval_s)
+    return bool(predicate())
+
+
+def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """The one error shape every failure has: JSON ``{"error": {message, type, code, param}}``,
+    never a stack trace."""
+    assert response.status_code == status, (response.status_code, response.text[:500])
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert set(error) == {"message", "type", "code", "param"}, error
+    assert isinstance(error["message"], str) and error["message"].strip(), error
+    assert isinstance(error["type"], str) and error["type"], error
+    assert "Traceback" not in response.text and 'File "' not in response.text
+    if code is not None:
+        assert error["code"] == code, error
+    return error
+

@@ -1,0 +1,53 @@
+"""The query planner on the real corpus's role catalog: filters, name stripping, follow-ups."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.query_planner import plan_query
+from gateway.roles import RoleCatalog
+
+FIRST = "What is the target for inference availability for a Staff Applied AI Engineer?"
+
+
+@pytest.fixture(scope="module")
+def catalog(corpus_blueprints) -> RoleCatalog:
+    return RoleCatalog(corpus_blueprints)
+
+
+def _turns(*users: str) -> list[dict[str, str]]:
+    messages: list[dict[str, str]] = []
+    for text in users[:-1]:
+        messages += [{"role": "user", "content": text}, {"role": "assistant", "content": "..."}]
+    return messages + [{"role": "user", "content": users[-1]}]
+
+
+def test_a_named_role_becomes_a_filter_and_leaves_the_query(catalog: RoleCatalog) -> None:
+    plan = plan_query(_turns(FIRST), catalog)
+    assert plan.roles == ["staff-applied-ai-engineer"]
+    assert plan.follow_up is False
+    assert "staff applied" not in plan.query.lower()
+    assert "inference availability" in plan.query
+
+
+def test_follow_up_naming_only_a_role_keeps_the_earlier_question_as_focus(catalog: RoleCatalog) -> None:
+    plan = plan_query(_turns(FIRST, "and for the AI Platform Lead?"), catalog)
+    assert plan.follow_up is True
+    assert plan.roles == ["ai-platform-lead"]
+    # The answer is judged against what is asked: the earlier question's subject,
+    # not the bare "and for the ...?" left once the role name is gone.
+    assert "inference availability" in plan.focus
+    assert "inference availability" in plan.query
+
+
+def test_follow_up_with_its_own_question_is_answered_as_asked(catalog: RoleCatalog) -> None:
+    plan = plan_query(_turns(FIRST, "What are the 60-day goals for a Principal Applied AI Engineer?"), catalog)
+    assert plan.roles == ["principal-applied-ai-engineer"]
+    assert "60-day goals" in plan.focus
+    assert "availability" not in plan.focus
+
+
+def test_unknown_title_is_reported(catalog: RoleCatalog) -> None:
+    plan = plan_query(_turns("What are the KPIs of a Chief Happiness Officer?"), catalog)
+    assert plan.roles == []
+    assert plan.unknown_role is not None
