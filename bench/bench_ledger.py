@@ -30,9 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.usage.ledger import Ledger  # noqa: E402
-from gateway.usage.records import COLUMNS, UsageRecord  # noqa: E402
-from gateway.usage.schema import open_database  # noqa: E402
+from gateway.usage.ledger import Ledger
+from gateway.usage.records import COLUMNS, UsageRecord
+from gateway.usage.schema import open_database
 
 
 def make_records(n: int) -> list[UsageRecord]:

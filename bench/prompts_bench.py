@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from prompts.registry import PromptRegistry  # noqa: E402
+from prompts.registry import PromptRegistry
 
 
 def _timed(fn: Callable[[], object], repeat: int) -> list[float]:

@@ -39,8 +39,8 @@ async def scores() -> list[tuple[float, bool, str]]:
             case = json.loads(line)
             request = PipelineRequest(messages=[{"role": "user", "content": case["question"]}],
                                       temperature=0.0, use_cache=False)
-            prepared = await orchestrator._prepare(request, None)  # noqa: SLF001 - a tuning probe
-            orchestrator._release(prepared)  # noqa: SLF001
+            prepared = await orchestrator._prepare(request, None)
+            orchestrator._release(prepared)
             if prepared.early is not None:
                 continue  # refused by an input guard: not the provider's decision
             assert prepared.plan is not None

@@ -23,7 +23,7 @@ import anyio
 import numpy as np
 
 from gateway.cache import cache_key, is_cacheable
-from gateway.errors import RequestError, ServiceError
+from gateway.errors import ServiceError
 from gateway.observability import genai
 from gateway.observability.tracing import current_trace_id
 from gateway.pipeline_types import PipelineRequest, PipelineResult, RetrievedChunk
@@ -542,7 +542,7 @@ class Orchestrator:
                 )
             # Metrics, the request span's summary attributes and the request log fields.
             s.telemetry.record_result(result, route=prepared.request.route, key_id=principal.key_id)
-        except Exception:  # noqa: BLE001 - log and serve: the answer is already computed
+        except Exception:
             log.exception("accounting failed for trace %s", result.trace_id)
         finally:
             # Released only after the ledger row is queued: the budget check counts queued

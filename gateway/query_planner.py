@@ -108,7 +108,9 @@ def plan_query(
             query = _without_roles(query, catalog)
         # A question that stands alone is answered as asked; one that points back
         # ("how often is that reviewed?") needs the earlier question's subject too.
-        standalone = _terms(own) >= _MIN_TERMS and not _REFERENCE.search(question)
+        # Judged without role names: "and for the AI Platform Lead?" asks nothing new alone.
+        asks = catalog.strip_mentions(question) if named else question
+        standalone = _terms(asks) >= _MIN_TERMS and not _REFERENCE.search(question)
         focus = own if standalone else query
         return QueryPlan(query=_expand(query), roles=roles, follow_up=True, focus=_expand(focus))
 

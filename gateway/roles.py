@@ -47,9 +47,7 @@ _FOREIGN_TITLE = re.compile(
     re.IGNORECASE,
 )
 _TITLE_FILLER = frozenset(
-    "a an the of for to as is are be do does what which who whom how my our your their this that "
-    "kpis kpi goals skills role roles and or with about better good great new strong successful "
-    "effective real typical".split()
+    ["a", "an", "the", "of", "for", "to", "as", "is", "are", "be", "do", "does", "what", "which", "who", "whom", "how", "my", "our", "your", "their", "this", "that", "kpis", "kpi", "goals", "skills", "role", "roles", "and", "or", "with", "about", "better", "good", "great", "new", "strong", "successful", "effective", "real", "typical"]
 )
 _LEVEL_WORDS = {"senior": "senior", "staff": "staff", "principal": "principal", "manager": "manager"}
 

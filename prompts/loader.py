@@ -167,7 +167,7 @@ def load_template(path: Path) -> LoadedTemplate:
             compiled_prompt.system.render(values)
             compiled_prompt.user.render(values)
         # Anything a template raises on its own examples is a bug in that template.
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             failure = failure_from_render(origin, exc)
             reason = f"does not render with the declared {label}: {failure.reason}"
             raise _fail(document, TemplateFailure(failure.field, failure.line, reason)) from exc

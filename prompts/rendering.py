@@ -151,7 +151,7 @@ class CompiledPrompt:
             user = self.user.render(values)
         except TemplateError as exc:
             raise PromptRenderError(f"{self.origin}: {exc}") from exc
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             # Values of the declared types can still trip an expression (a division,
             # a filter); the caller gets a PromptRenderError, never a bare crash.
             raise PromptRenderError(f"{self.origin}: {type(exc).__name__}: {exc}") from exc

@@ -28,7 +28,7 @@ class ModelUnavailable(RetrievalError):
     """The packaged embedding model cannot be loaded."""
 
 
-class IndexError_(RetrievalError):  # noqa: N801 - avoid shadowing the builtin IndexError
+class IndexError_(RetrievalError):
     """The index on disk cannot be used."""
 
 

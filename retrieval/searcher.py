@@ -9,7 +9,9 @@ thread pool; the index is never mutated after loading.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, get_args
 
@@ -28,6 +30,23 @@ FusionMethod = Literal["rrf", "weighted"]
 
 MAX_QUERY_CHARS = 10_000
 MAX_K = 1000
+
+# Told each sub-step of one search as it ends: (name, start, end), times from
+# time.time_ns() (the clock tracing uses). Names: "bm25", "embed" (query vector:
+# computed, or only checked when supplied), "dense", "fusion" (fuse, cut, build hits).
+StepObserver = Callable[[str, int, int], None]
+
+
+@contextmanager
+def _timed(observer: StepObserver | None, name: str) -> Iterator[None]:
+    if observer is None:
+        yield
+        return
+    start = time.time_ns()
+    try:
+        yield
+    finally:
+        observer(name, start, time.time_ns())
 
 
 @dataclass(frozen=True)
@@ -66,6 +85,7 @@ class Searcher(Protocol):
         fusion: FusionMethod | None = None,
         filters: SearchFilters | Mapping[str, Any] | None = None,
         query_vector: np.ndarray | None = None,
+        on_step: StepObserver | None = None,
     ) -> list[Hit]: ...
 
 
@@ -91,7 +111,9 @@ class HybridSearcher:
         fusion: FusionMethod | None = None,
         filters: SearchFilters | Mapping[str, Any] | None = None,
         query_vector: np.ndarray | None = None,
+        on_step: StepObserver | None = None,
     ) -> list[Hit]:
+        """``on_step`` (optional) is told how long each sub-step took; results do not change."""
         k = self.config.top_k if k is None else k
         self._validate(query, k, mode, fusion)
         allowed = self.index.filters.mask(SearchFilters.parse(filters))
@@ -101,19 +123,35 @@ class HybridSearcher:
         # A caller asking for more hits than the configured depth gets a deeper candidate list.
         bm25_depth = max(self.config.bm25_candidates, k)
         dense_depth = max(self.config.dense_candidates, k)
-        bm25_ids, bm25_top, bm25_all = self.index.bm25.top(
-            self.index.analyzer.tokenize(query), bm25_depth, allowed
-        )
+        with _timed(on_step, "bm25"):
+            bm25_ids, bm25_top, bm25_all = self.index.bm25.top(
+                self.index.analyzer.tokenize(query), bm25_depth, allowed
+            )
         bm25 = Ranked(bm25_ids, bm25_top)
         vector: np.ndarray | None = None
         dense = Ranked(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
         if mode != "bm25":
-            vector = self._query_vector(query, query_vector)
-            found = self.index.dense.search(
-                vector, dense_depth, allowed, threads=self.config.faiss_threads
-            )
+            with _timed(on_step, "embed"):
+                vector = self._query_vector(query, query_vector)
+            with _timed(on_step, "dense"):
+                found = self.index.dense.search(
+                    vector, dense_depth, allowed, threads=self.config.faiss_threads
+                )
             dense = Ranked(*found)
 
+        with _timed(on_step, "fusion"):
+            return self._fuse(bm25, bm25_all, dense, vector, k, mode, fusion)
+
+    def _fuse(
+        self,
+        bm25: Ranked,
+        bm25_all: np.ndarray,
+        dense: Ranked,
+        vector: np.ndarray | None,
+        k: int,
+        mode: Mode,
+        fusion: FusionMethod | None,
+    ) -> list[Hit]:
         if mode == "bm25":
             ids, scores = bm25.ids, bm25.scores.astype(np.float64)
         elif mode == "dense":

@@ -12,13 +12,13 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from retrieval.config import RetrievalConfig
 from retrieval.documents import Blueprint
 from retrieval.embedding.torch_embedder import TorchEmbedder
 from retrieval.index import build_index
 from retrieval.ingest import load_paths
-
-import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT.parent / "shared"

@@ -10,12 +10,10 @@ from gateway.schemas.common import ErrorResponse
 from gateway.schemas.search import SearchHit, SearchRequest, SearchResponse
 
 router = APIRouter(tags=["retrieval"])
-
-
 _ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 429)}
 
 
-@router.post("/v1/search", response_model=SearchResponse, responses=_ERRORS,  # type: ignore[arg-type]
+@router.post("/v1/search", response_model=SearchResponse, responses=_ERRORS,
              summary="Retrieval only: ranked chunks with their BM25, dense and fused scores")
 async def search(body: SearchRequest, services: ServicesDep, principal: SearchPrincipal) -> SearchResponse:
     started = time.perf_counter()

@@ -6,7 +6,7 @@ from typing import Any, Literal
 import anyio
 from fastapi import APIRouter, Query
 
-from gateway.deps import UsagePrincipal, ServicesDep
+from gateway.deps import ServicesDep, UsagePrincipal
 from gateway.errors import RequestError
 from gateway.schemas.common import ErrorResponse
 from gateway.usage.reports import parse_when

@@ -32,7 +32,7 @@ def seed_blueprint(shared_dir: Path):
 
 
 def _h2_titles(html: str) -> list[str]:
-    return [re.sub(r"<[^>]+>", "", t).strip() for t in re.findall(r"<h2[^>]*>(.*?)</h2>", html, re.S)]
+    return [re.sub(r"<[^>]+>", "", t).strip() for t in re.findall(r"<h2[^>]*>(.*?)</h2>", html, re.DOTALL)]
 
 
 def _section_html(html: str, number: int) -> str:
@@ -57,10 +57,10 @@ def test_seed_metadata(seed_blueprint) -> None:
 
 def test_seed_kpi_rows_all_present(seed_html: str, seed_blueprint) -> None:
     kpi_html = _section_html(seed_html, 7)
-    body = re.search(r"<tbody>(.*?)</tbody>", kpi_html, re.S).group(1)
-    source_rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    body = re.search(r"<tbody>(.*?)</tbody>", kpi_html, re.DOTALL).group(1)
+    source_rows = re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL)
     source_names = [
-        html.unescape(re.sub(r"<[^>]+>", "", re.search(r"<td>(.*?)</td>", row, re.S).group(1))).strip()
+        html.unescape(re.sub(r"<[^>]+>", "", re.search(r"<td>(.*?)</td>", row, re.DOTALL).group(1))).strip()
         for row in source_rows
     ]
     section = seed_blueprint.find_section("KPIs")
@@ -78,7 +78,7 @@ def test_seed_kpi_rows_all_present(seed_html: str, seed_blueprint) -> None:
 
 def test_seed_tool_rows_and_scorecard(seed_html: str, seed_blueprint) -> None:
     tools_html = _section_html(seed_html, 10)
-    expected = len(re.findall(r"<tr>", re.search(r"<tbody>(.*?)</tbody>", tools_html, re.S).group(1)))
+    expected = len(re.findall(r"<tr>", re.search(r"<tbody>(.*?)</tbody>", tools_html, re.DOTALL).group(1)))
     tool_rows = seed_blueprint.find_section("Tools").tables()[0]
     assert len(tool_rows) == expected
     assert all(set(r.cells) == {"Category", "Tool / Platform", "Primary use",
@@ -91,7 +91,7 @@ def test_seed_tool_rows_and_scorecard(seed_html: str, seed_blueprint) -> None:
 
 
 def test_seed_sub_sections_match_h3(seed_html: str, seed_blueprint) -> None:
-    h3 = [re.sub(r"<[^>]+>", "", t).strip() for t in re.findall(r"<h3[^>]*>(.*?)</h3>", seed_html, re.S)]
+    h3 = [re.sub(r"<[^>]+>", "", t).strip() for t in re.findall(r"<h3[^>]*>(.*?)</h3>", seed_html, re.DOTALL)]
     parsed = [s.title for s in seed_blueprint.walk() if s.level == 3]
     assert parsed == h3
 

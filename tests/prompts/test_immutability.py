@@ -72,7 +72,7 @@ def _add_draft(templates_dir: Path) -> Path:
 
 def test_draft_flow(templates_dir: Path, tmp_path: Path) -> None:
     draft = _add_draft(templates_dir)
-    clock = lambda: datetime(2025, 3, 1, 12, 0, tzinfo=UTC)  # noqa: E731
+    clock = lambda: datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
     registry = _registry(templates_dir, tmp_path, clock=clock).load()
     assert registry.get_version("rag_answer", "2.1.0").status == "draft"
     # A draft is neither servable by pin nor labellable.

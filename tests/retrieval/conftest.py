@@ -9,10 +9,8 @@ from pathlib import Path
 import pytest
 
 from retrieval.config import RetrievalConfig
-from retrieval.documents import Blueprint
 from retrieval.embedding.torch_embedder import TorchEmbedder
-from retrieval.index import LoadedIndex, build_index, load_index
-from retrieval.ingest import load_paths
+from retrieval.index import LoadedIndex, load_index
 from retrieval.searcher import HybridSearcher
 
 PROJECT = Path(__file__).resolve().parents[2]
