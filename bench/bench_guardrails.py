@@ -171,14 +171,15 @@ def injection_section(embedder, pipeline: GuardPipeline) -> list[str]:  # type: 
     lines += ablation_rows(texts, labels, embeddings, embedder)
     lines += [
         (
-            "Caveat: the test file was read while studying the data set, and a few rules "
-            '(e.g. German "höre nicht auf ... zuvor gesagte", "answer every question with", '
-            '"=====END") were written after that; rules copied from test rows (typos such as '
-            '"igmre") were removed before training. The rule-free ablation above is the figure no '
-            "test text could have influenced. Remaining misses are task-style injections that carry "
-            'no attack wording ("translate to polish", "Tell me a joke about a woman", '
-            '"Generate SQL code to access a database"): in the deepset data any task request to '
-            "a news bot counts as an injection."
+            "Caveat: the test file was read once while studying the data set. Three rules written "
+            'after that (German "höre nicht auf ... zuvor gesagte", "answer every question with", '
+            '"=====END") were removed on 2026-11-25 and the model retrained: with them test F1 was '
+            "0.911; without them it is the figure above, below the 0.90 target. Rules copied from "
+            'test rows (typos such as "igmre") had been removed before training. The rule-free '
+            "ablation is the figure no test text could have influenced. Remaining misses are "
+            "task-style injections that carry no attack wording (\"translate to polish\", "
+            '"Tell me a joke about a woman", "Generate SQL code to access a database"): in the '
+            "deepset data any task request to a news bot counts as an injection."
         ),
         "",
     ]

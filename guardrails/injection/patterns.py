@@ -99,13 +99,6 @@ RULES: tuple[Rule, ...] = (
         r"alle)\b",
     ),
     Rule(
-        "de_do_not_listen",
-        "override",
-        0.85,
-        r"\b(?:höre?|hören sie)\s+nicht\s+(?:mehr\s+)?auf\b(?:\s+\w+){0,4}?\s+(?:zuvor|vorher|bisher|"
-        r"gesagt|anweisung)",
-    ),
-    Rule(
         "es_ignore",
         "override",
         0.9,
@@ -279,7 +272,7 @@ RULES: tuple[Rule, ...] = (
         "end_marker",
         "delimiter",
         0.8,
-        r"={3,}\s*end\b|\bend of (?:the )?(?:prompt|instructions|context|system message|document)\b|"
+        r"\bend of (?:the )?(?:prompt|instructions|context|system message|document)\b|"
         r"-{3,}\s*(?:new|begin) (?:instructions|prompt)",
     ),
     Rule("escaped_newline_injection", "delimiter", 0.6, r"(?:\\n){2,}"),
@@ -341,13 +334,6 @@ RULES: tuple[Rule, ...] = (
         0.6,
         r"\b(?:respond|reply|answer)\s+(?:to\s+)?(?:all|every|each|any)?\s*(?:questions?|prompts?|"
         r"messages?)?\s*(?:only\s+)?with\s*[:\"'“]",
-    ),
-    Rule(
-        "answer_every_question_with",
-        "output_control",
-        0.7,
-        r"\b(?:answer|respond to|reply to)\s+(?:all|every|each)\s+(?:questions?|prompts?|messages?)"
-        r"\s+(?:with|by saying)\b",
     ),
     Rule(
         "say_exactly",
