@@ -28,6 +28,17 @@ def test_shipped_policies_load_and_cover_every_audience() -> None:
     assert policies.resolve("employee").input.injection.action == "block"
 
 
+def test_managers_get_stricter_output_checks_than_employees() -> None:
+    policies = load_policies(REPO_POLICIES)
+    employee, manager = policies.resolve("employee"), policies.resolve("manager")
+    # Same defence on the way in ...
+    assert manager.input == employee.input
+    # ... but a manager's answer with an invented citation is refused, not cleaned up,
+    # and a mostly unsupported one is refused rather than sent back trimmed.
+    assert (employee.output.citations.action, manager.output.citations.action) == ("remove", "refuse")
+    assert manager.output.grounding.max_removed_fraction < employee.output.grounding.max_removed_fraction
+
+
 def test_unknown_field_names_file_and_field(tmp_path: Path) -> None:
     path = write(
         tmp_path, "p.yaml", "name: x\naudiences: [employee]\ninput:\n  scope: {treshold: 0.3}\n"
