@@ -13,6 +13,12 @@ verdict that fired with action ``block``). The chat response carries no
 verdicts and reports a block and a scope refusal alike (``refused``,
 finish_reason ``content_filter``), so over ``--url`` a blocked multi-turn case
 counts as refused, not blocked; the in-process run has no such gap.
+
+``section_ids`` lists the served sections from ``GET /v1/roles`` and
+``GET /v1/roles/<slug>`` (sections and their sub-sections: the two levels the
+corpus format has), so a golden case citing a missing section fails before the
+run. A key without the ``roles`` scope gets 401/403 there; the check is then
+skipped (the harness reports it) rather than failing a run the key may make.
 """
 
 from __future__ import annotations
@@ -69,6 +75,32 @@ class HttpRunner:
         if not isinstance(data, dict):
             raise RunnerError(f"POST {path} returned {type(data).__name__}, not an object")
         return data
+
+    async def _get(self, path: str) -> httpx.Response:
+        try:
+            return await self._client.get(path)
+        except httpx.HTTPError as exc:
+            raise RunnerError(f"GET {path} failed: {type(exc).__name__}: {exc}") from exc
+
+    async def section_ids(self) -> set[str] | None:
+        """Every section id the server's index has; None when this key may not list roles."""
+        ids: set[str] = set()
+        listing = await self._get("/v1/roles")
+        if listing.status_code in (401, 403, 404):
+            return None
+        for role in _json_list(listing, "/v1/roles"):
+            slug = str(role.get("slug", ""))
+            detail = await self._get(f"/v1/roles/{slug}")
+            if detail.status_code in (401, 403):
+                return None
+            data = _json_object(detail, f"/v1/roles/{slug}")
+            try:
+                for section in data.get("sections") or []:
+                    ids.add(str(section["id"]))
+                    ids.update(str(sub["id"]) for sub in section.get("subsections") or [])
+            except (KeyError, TypeError, AttributeError) as exc:
+                raise RunnerError(f"GET /v1/roles/{slug}: a section has no id") from exc
+        return ids
 
     async def run(self, request: PipelineRequest) -> PipelineResult:
         question = request.messages[-1]["content"]
@@ -142,6 +174,25 @@ class HttpRunner:
             index_version=index_version,
             cached=bool(data.get("cached", False)),
         )
+
+
+def _json_object(response: httpx.Response, path: str) -> dict[str, Any]:
+    if response.status_code >= 400:
+        raise RunnerError(f"GET {path} returned {response.status_code}: {response.text[:300]}")
+    try:
+        data = response.json()
+    except ValueError as exc:
+        raise RunnerError(f"GET {path} did not return JSON") from exc
+    if not isinstance(data, dict):
+        raise RunnerError(f"GET {path} returned {type(data).__name__}, not an object")
+    return data
+
+
+def _json_list(response: httpx.Response, path: str) -> list[dict[str, Any]]:
+    data = _json_object(response, path).get("data")
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise RunnerError(f"GET {path} has no 'data' list of roles")
+    return data
 
 
 def _chunk(hit: dict[str, Any]) -> RetrievedChunk:

@@ -51,3 +51,16 @@ class InProcessRunner:
 
     async def run(self, request: PipelineRequest) -> PipelineResult:
         return await self._orchestrator.run(request, self._principal)
+
+    async def section_ids(self) -> set[str] | None:
+        """The section ids of the index this pipeline serves (see ``evals.sources``)."""
+        from evals.sources import blueprint_section_ids, with_ancestors
+
+        services = getattr(self._orchestrator, "services", None)
+        if services is None:  # an orchestrator stand-in without services (tests)
+            return None
+        index = services.snapshot.index
+        if index.blueprints:
+            return blueprint_section_ids(index.blueprints)
+        # An index built before blueprints were stored: its chunks still name their sections.
+        return with_ancestors(chunk.section_id for chunk in index.chunks)

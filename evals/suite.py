@@ -5,6 +5,7 @@ Used by ``ladder eval run``, ``ladder eval gate`` and ``evals.gate.GoldenGate``.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -27,6 +28,7 @@ from evals.rundir import (
 from evals.runner import PipelineRunner, RunOptions, run_cases
 from evals.schema import GoldenCase, load_golden
 from evals.scoring import CaseScore, score_cases
+from evals.sources import check_expected_sources
 from evals.stats import DEFAULT_RESAMPLES, DEFAULT_SEED
 from evals.summary import build_summary, case_record
 from evals.thresholds import Thresholds
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from gateway.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -86,7 +89,7 @@ def _most_common(values: list[str], fallback: str = "unknown") -> str:
 def run_metadata(
     scores: Sequence[CaseScore], options: RunOptions, *, started: datetime, finished: datetime,
     duration_s: float, golden: list[dict[str, Any]], mode: str, settings: Settings | None,
-    pii_scan: bool | None,
+    pii_scan: bool | None, sources_checked: str = "not checked",
 ) -> dict[str, Any]:
     results = [a.result for s in scores for a in s.attempts if a.error is None]
     prompts = [f"{r.prompt.name}@{r.prompt.version}" for r in results if r.prompt.name]
@@ -107,6 +110,7 @@ def run_metadata(
         "top_k": options.top_k,
         "pii_detector": pii_scan,
         "golden_files": golden,
+        "expected_sources_check": sources_checked,
         "git_commit": git_commit(),
         "settings": settings_snapshot(settings),
     }
@@ -126,7 +130,14 @@ async def evaluate(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
 ) -> SuiteRun:
-    """Run and score the cases; nothing is written (see ``save``)."""
+    """Run and score the cases; nothing is written (see ``save``).
+
+    Before any case runs, the golden files' expected_sources are checked against
+    the runner's index: a missing section id raises ``GoldenError`` (file:line, id).
+    """
+    skipped = await check_expected_sources(golden_paths, runner)
+    if skipped:
+        log.warning("%s", skipped)
     pii_scanner = None
     custom_metrics = metrics is not None
     if metrics is None:
@@ -140,6 +151,7 @@ async def evaluate(
         scores, options, started=started, finished=finished, duration_s=duration,
         golden=golden_file_info(golden_paths), mode=mode, settings=settings,
         pii_scan=None if custom_metrics else pii_scanner is not None,
+        sources_checked=skipped or "checked against the run's index",
     )
     summary = build_summary(scores, metrics, metadata, resamples=resamples, seed=seed)
     return SuiteRun(scores=scores, records=[case_record(s) for s in scores], summary=summary)

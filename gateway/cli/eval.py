@@ -92,6 +92,8 @@ def _execute(
 
     try:
         suite = asyncio.run(go())
+    except GoldenError as exc:  # a case cites a section the index does not have
+        fail(str(exc), code=2)
     except EvalError as exc:
         fail(str(exc))
     failure = suite.total_failure()

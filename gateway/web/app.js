@@ -23,10 +23,12 @@ const state = {
   meta: null, // promise of the roles/models load
 };
 
-// Refusal codes the server may send instead of words.
+// Refusal codes (`refusal_code`) that end an answer without it being a guard's refusal:
+// the answer text is shown, muted, with these words as its title.
 const REASON_WORDS = {
   no_evidence: "The role blueprints don't cover this, so there is no cited answer.",
 };
+const hasWords = (code) => Object.hasOwn(REASON_WORDS, code);
 
 function announce(text) {
   ui.announce.textContent = "";
@@ -227,14 +229,17 @@ class Turn {
     if (this.trace) this.article.dataset.traceId = this.trace;
     this.article.dataset.totalMs = String(Math.round(performance.now() - this.started));
     const reason = extras.refusal_reason || "";
-    const guarded = finish === "content_filter" || (extras.refused && reason && !(reason in REASON_WORDS));
+    // The code says what kind of ending this is; the reason is the guard's sentence for the
+    // user. (Servers before refusal_code existed sent the code as the reason.)
+    const code = extras.refusal_code || (hasWords(reason) ? reason : "");
+    const noEvidence = extras.refused === true && hasWords(code);
+    const guarded = !noEvidence && (finish === "content_filter" || (extras.refused && reason));
     if (guarded) return this.guarded(reason || this.text, isBlocked(extras));
     const map = new Map(this.citations.map((c) => [c.marker, c]));
     if (!this.text) this.bubble.replaceChildren(this.answer);
     this.paint(map);
-    const noEvidence = extras.refused && reason in REASON_WORDS;
     this.setState(noEvidence ? "no-evidence" : "done");
-    if (noEvidence) this.answer.title = REASON_WORDS[reason];
+    if (noEvidence) this.answer.title = REASON_WORDS[code];
     const cited = this.citations.filter((c) => this.text.includes(`[${c.marker}]`));
     const wasNear = nearBottom();
     if (cited.length) this.bubble.append(renderSources(cited, showCitation));
