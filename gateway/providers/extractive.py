@@ -333,6 +333,8 @@ class ExtractiveProvider:
     async def stream(self, request: ProviderRequest, *, timeout: float) -> AsyncIterator[StreamDelta]:
         text, abstained = self.compose(request.question, request.passages, request.term_weights)
         # Word-sized deltas, so clients render progressively as they would with an LLM.
-        for piece in re.findall(r"\S+\s*|\s+", text):
-            yield StreamDelta(text=piece)
+        # An abstention says so with its first delta: the gateway then relays the fixed
+        # message as it is, exactly as a non-streamed abstention skips the output guards.
+        for index, piece in enumerate(re.findall(r"\S+\s*|\s+", text)):
+            yield StreamDelta(text=piece, extra={"abstained": True} if abstained and index == 0 else {})
         yield StreamDelta(finish_reason="stop", extra={"abstained": abstained})

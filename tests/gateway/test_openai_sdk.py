@@ -170,3 +170,15 @@ def test_off_topic_question_is_refused_in_a_stream_too(sdk: Any) -> None:
     assert streamed == whole.choices[0].message.content
     assert chunks[-1].choices[0].finish_reason == whole.choices[0].finish_reason
     assert chunks[-1].model_extra["refused"] is True
+
+
+def test_an_abstention_reads_the_same_streamed_or_not(sdk: Any) -> None:
+    # The blueprints say nothing about pay: the answer must abstain either way, in the same words.
+    question = "What is the salary of a Staff Applied AI Engineer in Paris?"
+    plain = _ask(sdk, question)
+    assert plain.model_extra["refused"] is True
+    assert plain.model_extra["refusal_code"] == "no_evidence"
+    streamed = "".join(
+        chunk.choices[0].delta.content or "" for chunk in _ask(sdk, question, stream=True) if chunk.choices
+    )
+    assert streamed == plain.choices[0].message.content
