@@ -8,6 +8,8 @@ a ``.env`` file, then a TOML file (``LADDER_CONFIG`` or ``./ladder.toml``).
 from __future__ import annotations
 
 import os
+import re
+import tomllib
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +20,7 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as SourceError
 
 from gateway.errors import SettingsError
 from retrieval.config import RetrievalConfig
@@ -155,7 +158,11 @@ def _describe(error: dict[str, object]) -> str:
     name = "LADDER_" + "__".join(loc).upper() if loc else "settings"
     value = error.get("input")
     shown = "" if isinstance(value, dict) or loc == [] else f" (got {value!r})"
-    if any(secret in name for secret in ("KEY", "SECRET", "TOKEN", "PASSWORD")):
+    # An unknown field's value is never echoed: a misspelt secret field
+    # ("openai_api_kye") still holds the secret.
+    if error.get("type") == "extra_forbidden" or any(
+        secret in name for secret in ("KEY", "SECRET", "TOKEN", "PASSWORD")
+    ):
         shown = ""
     return f"{name}: {error.get('msg')}{shown}"
 
@@ -198,3 +205,25 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = [_describe(err) for err in exc.errors()]  # type: ignore[arg-type]
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from exc
+    except SourceError as exc:
+        # A list or group given in one variable must be JSON; pydantic-settings names
+        # only the field and its source, never the value (which may be a secret).
+        raise SettingsError(f"invalid settings:\n  {_describe_source_error(exc)}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        toml_file = os.environ.get("LADDER_CONFIG") or "ladder.toml"
+        raise SettingsError(f"{toml_file} is not valid TOML: {exc}") from exc
+
+
+_SOURCE_FIELD = re.compile(r'field "([^"]+)" from source "(\w+)"')
+
+
+def _describe_source_error(exc: SourceError) -> str:
+    match = _SOURCE_FIELD.search(str(exc))
+    if match is None:
+        return str(exc)
+    field, source = match.groups()
+    where = " (in .env)" if source.startswith("DotEnv") else ""
+    return (
+        f"LADDER_{field.upper()}{where}: not valid JSON; a list or group given in one "
+        f"variable must be JSON, e.g. LADDER_CORPUS_PATHS='[\"corpus\"]'"
+    )

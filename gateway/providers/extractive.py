@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 
 from gateway.providers.base import (
@@ -131,6 +131,19 @@ def _with_prefixes(unit_terms: frozenset[str], question_terms: list[str]) -> fro
         if t not in unit_terms and len(t) >= 4 and any(u.startswith(t) for u in unit_terms)
     }
     return unit_terms | extra if extra else unit_terms
+
+
+def _distinct(units: Iterable[_Unit]) -> list[_Unit]:
+    """Units in document order, each text once: the same chunk retrieved twice (or sent
+    twice by a caller) must not repeat an item; the first passage keeps the citation."""
+    seen: set[str] = set()
+    kept: list[_Unit] = []
+    for unit in sorted(units, key=lambda u: u.order):
+        key = " ".join(unit.text.casefold().split())
+        if key not in seen:
+            seen.add(key)
+            kept.append(unit)
+    return kept
 
 
 def _finish(sentence: str) -> str:
@@ -308,8 +321,7 @@ class ExtractiveProvider:
 
     def _section_items(self, best: _Unit, units: list[_Unit]) -> list[_Unit]:
         """All items of the best unit's section (in document order), up to max_items."""
-        same = [u for u in units if u.passage.section_path == best.passage.section_path]
-        same.sort(key=lambda u: u.order)
+        same = _distinct(u for u in units if u.passage.section_path == best.passage.section_path)
         if len(same) <= self._max_items:
             return same
         keep = sorted(same, key=lambda u: (-u.score, u.order))[: self._max_items]

@@ -9,7 +9,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.deps import PromptsWritePrincipal, RolesPrincipal, ServicesDep
+from gateway.errors import RequestError
 from gateway.schemas.common import ErrorResponse
+from prompts.schema import LABEL_PATTERN
 
 router = APIRouter(tags=["prompts"])
 _ERR = {400: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}}
@@ -66,6 +68,16 @@ async def move_label(
 ) -> dict[str, Any]:
     reg = services.prompts
     actor = f"key:{principal.key_id}"
+    # Malformed requests are the caller's mistake (400), checked before the registry
+    # (whose own refusals are conflicts with its state: 409) or the gate is involved.
+    if not LABEL_PATTERN.match(label):
+        raise RequestError(
+            f"{label!r} is not a valid label (lowercase letter first, then letters, digits, '-' "
+            "or '_', at most 32 characters)", code="invalid_label", param="label",
+        )
+    if body.force and not (body.reason and body.reason.strip()):
+        raise RequestError("force needs a reason (it is recorded in the label history)",
+                           code="invalid_request", param="reason")
     if label in reg.gated_labels:
         from prompts.gate import load_default_gate
 

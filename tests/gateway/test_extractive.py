@@ -1,0 +1,281 @@
+"""The embedded extractive provider on real evidence.
+
+Passages come from the real corpus index (``corpus_index_root``: real MiniLM vectors)
+through the real hybrid searcher, built into ``ProviderRequest``s the way the
+orchestrator builds them (fused score, cosine similarity, corpus BM25 IDF weights).
+Expected values (KPI targets) are read straight from the corpus Markdown tables,
+independently of the chunker and of the provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from gateway.providers.base import Passage, Provider, ProviderRequest, ProviderResponse
+from gateway.providers.extractive import ABSTAIN_TEXT, ExtractiveProvider
+from retrieval.config import RetrievalConfig
+from retrieval.index.store import LoadedIndex, load_index
+from retrieval.searcher import HybridSearcher
+
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+STAFF = "staff-applied-ai-engineer"
+CITED = re.compile(r"(.+?)\s\[(\d+)\](?=\s|$)", re.DOTALL)
+
+
+class Evidence:
+    """Retrieval for the provider's requests: the real index and searcher."""
+
+    def __init__(self, index: LoadedIndex, searcher: HybridSearcher, embedder: Any) -> None:
+        self.index = index
+        self.searcher = searcher
+        self.embedder = embedder
+
+    def weights(self, question: str) -> dict[str, float]:
+        # Corpus IDF per analyzer term; a term the corpus never uses weighs the most.
+        bm25 = self.index.bm25
+        ceiling = float(bm25.idf.max())
+        return {
+            t: float(bm25.idf[bm25.term_ids[t]]) if t in bm25.term_ids else ceiling
+            for t in self.index.analyzer.tokenize(question)
+        }
+
+    def request(self, question: str, role: str | None = STAFF, k: int = 5) -> ProviderRequest:
+        hits = self.searcher.search(question, k=k, filters={"role": [role]} if role else None)
+        passages = [
+            Passage(
+                marker=i + 1, chunk_id=h.chunk.id, title=h.chunk.doc_title,
+                section_path=h.chunk.path_text, text=h.chunk.text, score=float(h.score),
+                kind=h.chunk.kind, cells=h.chunk.metadata.get("cells"),
+                similarity=None if h.dense_score is None else float(h.dense_score),
+            )
+            for i, h in enumerate(hits)
+        ]
+        return ProviderRequest(
+            model="ladder-extractive", messages=[{"role": "user", "content": question}],
+            question=question, passages=passages, term_weights=self.weights(question),
+        )
+
+    def reask(self, request: ProviderRequest, question: str) -> ProviderRequest:
+        """The same passages offered as evidence for another question, with that question's
+        own cosine similarities (what retrieval would have reported for them)."""
+        texts = [question] + [f"{p.section_path}\n{p.text}" for p in request.passages]
+        vectors = np.asarray(self.embedder.embed(texts), dtype=np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        passages = [
+            replace(p, similarity=float(vectors[0] @ vectors[i + 1])) for i, p in enumerate(request.passages)
+        ]
+        return replace(
+            request, question=question, passages=passages, term_weights=self.weights(question),
+            messages=[{"role": "user", "content": question}],
+        )
+
+
+@pytest.fixture(scope="module")
+def evidence(corpus_index_root: Path, torch_embedder: Any) -> Evidence:
+    index = load_index(corpus_index_root, torch_embedder)
+    return Evidence(index, HybridSearcher(index, torch_embedder, RetrievalConfig(embedding_backend="torch")),
+                    torch_embedder)
+
+
+def complete(provider: ExtractiveProvider, request: ProviderRequest) -> ProviderResponse:
+    return asyncio.run(provider.complete(request, timeout=5.0))
+
+
+def streamed(provider: ExtractiveProvider, request: ProviderRequest) -> tuple[str, list[Any]]:
+    async def collect() -> list[Any]:
+        return [delta async for delta in provider.stream(request, timeout=5.0)]
+
+    deltas = asyncio.run(collect())
+    return "".join(d.text for d in deltas), deltas
+
+
+def cited_pieces(text: str) -> list[tuple[str, int]]:
+    """(sentence, marker) for every cited piece; fails if any text carries no marker."""
+    pieces = [(m.group(1).strip().removeprefix("- ").strip(), int(m.group(2))) for m in CITED.finditer(text)]
+    leftover = CITED.sub("", text).replace("-", "").strip()
+    assert leftover == "", f"text without a citation marker: {leftover!r} in {text!r}"
+    return pieces
+
+
+def kpi_rows(slug: str) -> list[dict[str, str]]:
+    """The KPI table of one blueprint, read from its Markdown with plain string handling."""
+    lines = (CORPUS / f"{slug}.md").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("## 7)"))
+    table: list[list[str]] = []
+    for line in lines[start + 1:]:
+        if line.startswith("## "):
+            break
+        if line.startswith("|"):
+            table.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    header, rows = table[0], table[2:]  # table[1] is the |---| rule
+    assert header[0] == "KPI" and "Example target" in header, header
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+KPI_CASES = [(slug, row) for slug in (STAFF, "mlops-engineer") for row in kpi_rows(slug)]
+
+# Questions the blueprints answer, of each answer shape: a list section, a KPI row, a tool
+# row, plain sentences.
+ANSWERABLE = [
+    "What are the 30-day goals?",
+    "What is the target for the error rate KPI?",
+    "Which tools are used for experiment tracking?",
+    "How is success measured at 90 days?",
+    "What are the must-have technical skills?",
+    "Which dimension has the highest weight in the interview scorecard?",
+]
+
+# Topics no blueprint covers; retrieval still returns its five nearest chunks.
+OFF_TOPIC = [
+    "What is the parental leave policy and how many vacation days do I get?",
+    "What salary should I expect?",
+    "What is the weather in Paris tomorrow?",
+    "Which visa sponsorship does the company offer?",
+]
+
+
+def test_is_a_provider() -> None:
+    provider = ExtractiveProvider()
+    assert isinstance(provider, Provider)
+    assert asyncio.run(provider.ready()) is True
+
+
+# --- determinism -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("question", ANSWERABLE[:4])
+def test_same_request_gives_identical_text(evidence: Evidence, question: str) -> None:
+    request = evidence.request(question)
+    first = complete(ExtractiveProvider(), request)
+    again = complete(ExtractiveProvider(), evidence.request(question))  # fresh retrieval, fresh provider
+    assert first.text == again.text
+    assert first.abstained is again.abstained is False
+    # Streaming says exactly the same words, and reports the same abstention.
+    text, deltas = streamed(ExtractiveProvider(), request)
+    assert text == first.text
+    assert deltas[-1].finish_reason == "stop" and deltas[-1].extra == {"abstained": False}
+
+
+# --- citations -------------------------------------------------------------------------------
+
+def _from_passage(sentence: str, passage: Passage) -> bool:
+    """Whether ``sentence`` says what ``passage`` says: a text/list sentence is the passage's
+    own words (plus a closing full stop); a table row names the row and its other cells."""
+    if passage.kind == "table_row" and passage.cells:
+        values = [v for v in passage.cells.values() if v]
+        lowered = sentence.lower()
+        return values[0].lower() in lowered and sum(v.lower() in lowered for v in values[1:]) >= 1
+    body = sentence.rstrip(".")
+    return body in passage.text or sentence in passage.text
+
+
+@pytest.mark.parametrize("question", ANSWERABLE)
+def test_every_sentence_cites_the_passage_it_came_from(evidence: Evidence, question: str) -> None:
+    request = evidence.request(question)
+    response = complete(ExtractiveProvider(), request)
+    assert not response.abstained, response.text
+    by_marker = {p.marker: p for p in request.passages}
+    pieces = cited_pieces(response.text)
+    assert pieces, response.text
+    for sentence, marker in pieces:
+        assert marker in by_marker, f"[{marker}] points at no passage given ({sorted(by_marker)})"
+        assert _from_passage(sentence, by_marker[marker]), (sentence, by_marker[marker].text)
+
+
+def test_markers_follow_the_passages_not_their_position(evidence: Evidence) -> None:
+    # Markers are whatever the caller numbered the passages (e.g. 11..15), never 1..n by position.
+    request = evidence.request("What is the target for the error rate KPI?")
+    renumbered = replace(request, passages=[replace(p, marker=p.marker + 10) for p in request.passages])
+    pieces = cited_pieces(complete(ExtractiveProvider(), renumbered).text)
+    assert pieces and all(11 <= marker <= 15 for _, marker in pieces), pieces
+
+
+# --- duplicates ------------------------------------------------------------------------------
+
+def _sentences(text: str) -> list[str]:
+    return [" ".join(sentence.split()) for sentence, _ in cited_pieces(text)]
+
+
+@pytest.mark.parametrize("question", ANSWERABLE[:4])
+@pytest.mark.parametrize("layout", ["appended", "interleaved"])
+def test_duplicate_passages_do_not_repeat_sentences(evidence: Evidence, question: str, layout: str) -> None:
+    request = evidence.request(question)
+    copies = [replace(p, chunk_id=f"{p.chunk_id}-copy") for p in request.passages]
+    if layout == "appended":
+        doubled = request.passages + copies
+    else:
+        doubled = [p for pair in zip(request.passages, copies, strict=True) for p in pair]
+    doubled = [replace(p, marker=i + 1) for i, p in enumerate(doubled)]
+    response = complete(ExtractiveProvider(), replace(request, passages=doubled))
+    sentences = _sentences(response.text)
+    assert len(sentences) == len(set(sentences)), response.text
+    # The answer is the one given without the copies: nothing lost, nothing added.
+    assert sorted(sentences) == sorted(_sentences(complete(ExtractiveProvider(), request).text))
+
+
+# --- abstention ------------------------------------------------------------------------------
+
+def _assert_abstains(response: ProviderResponse) -> None:
+    assert response.abstained is True, response.text
+    assert response.text == ABSTAIN_TEXT
+    assert not re.search(r"\[\d+\]", response.text)  # nothing cited: nothing was claimed
+
+
+@pytest.mark.parametrize("question", OFF_TOPIC)
+def test_off_topic_question_abstains(evidence: Evidence, question: str) -> None:
+    request = evidence.request(question)
+    assert request.passages, "retrieval returns neighbours even for an off-topic question"
+    _assert_abstains(complete(ExtractiveProvider(), request))
+    _, deltas = streamed(ExtractiveProvider(), request)
+    assert "".join(d.text for d in deltas) == ABSTAIN_TEXT
+    assert deltas[-1].extra == {"abstained": True}
+
+
+@pytest.mark.parametrize(
+    ("question", "evidence_for"),
+    [
+        ("What is the example target for inference latency?", "What education is required?"),
+        ("What is the example target for inference latency?", "Who are the stakeholders of this role?"),
+        ("What are the 30-day goals?", "Which tools are used for experiment tracking?"),
+    ],
+)
+def test_answerable_question_with_unrelated_evidence_abstains(
+    evidence: Evidence, question: str, evidence_for: str
+) -> None:
+    # On its own evidence the question is answered ...
+    assert not complete(ExtractiveProvider(), evidence.request(question)).abstained
+    # ... on evidence retrieved for something else it is not guessed at.
+    unrelated = evidence.reask(evidence.request(evidence_for), question)
+    _assert_abstains(complete(ExtractiveProvider(), unrelated))
+
+
+def test_no_passages_abstains() -> None:
+    request = ProviderRequest(model="ladder-extractive", messages=[], question="What are the 30-day goals?",
+                              passages=[])
+    _assert_abstains(complete(ExtractiveProvider(), request))
+
+
+# --- KPI targets -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("slug", "row"), KPI_CASES, ids=[f"{slug}:{row['KPI']}" for slug, row in KPI_CASES]
+)
+def test_kpi_question_states_the_rows_target(evidence: Evidence, slug: str, row: dict[str, str]) -> None:
+    name = re.sub(r"\s*\(.*?\)", "", row["KPI"]).strip()  # "Inference latency (p50/p95)" -> ...
+    question = f"What is the example target for {name[0].lower() + name[1:]}?"
+    request = evidence.request(question, role=slug)
+    response = complete(ExtractiveProvider(), request)
+    assert not response.abstained, (question, response.text)
+    assert row["Example target"] in response.text, (question, response.text)
+    # The target is cited to the passage that is that very row.
+    markers = [marker for sentence, marker in cited_pieces(response.text) if row["Example target"] in sentence]
+    by_marker = {p.marker: p for p in request.passages}
+    assert markers and all(
+        by_marker[m].kind == "table_row" and (by_marker[m].cells or {}).get("KPI") == row["KPI"] for m in markers
+    ), (markers, [(p.marker, p.section_path) for p in request.passages])
