@@ -32,6 +32,13 @@ from gateway.settings import Settings, load_settings
 
 log = logging.getLogger("ladder.app")
 
+# Every router the app serves. Public so tests can walk the routes and check that each
+# /v1 route declares the scope it requires.
+ROUTERS = tuple(
+    module.router
+    for module in (answers, chat, models, search, roles, prompts, usage, feedback, health, metrics, admin, web)
+)
+
 
 class BodyLimit:
     """Pure ASGI middleware: refuse bodies over the limit with a JSON 413, before they are
@@ -127,8 +134,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
-    routes = (answers, chat, models, search, roles, prompts, usage, feedback, health, metrics, admin, web)
-    for module in routes:
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     instrument_app(app, svc.telemetry)
     return app

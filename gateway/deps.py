@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -26,28 +26,33 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 OrchestratorDep = Annotated[Orchestrator, Depends(get_orchestrator)]
 
 
-def principal_with(scope: Scope, *, metered: bool = False) -> Callable[[Request], Principal]:
+@dataclass(frozen=True)
+class RequireScope:
     """Authenticate and require ``scope``. ``metered`` routes spend one request of the key's
     per-minute allowance here; the answer routes are metered by the pipeline instead (it
-    knows the token estimate), and catalog reads are cheap lookups left unmetered."""
+    knows the token estimate), and catalog reads are cheap lookups left unmetered.
 
-    def dependency(request: Request) -> Principal:
+    A value object rather than a closure so the scope each route requires can be read back
+    from the app's routes (tests check that every /v1 route declares one)."""
+
+    scope: Scope
+    metered: bool = False
+
+    def __call__(self, request: Request) -> Principal:
         services: Services = request.app.state.services
         principal = services.auth.authenticate(request.headers.get("authorization"))
-        require_scope(principal, scope)
+        require_scope(principal, self.scope)
         request.state.key_id = principal.key_id
-        if metered:
+        if self.metered:
             services.limiter.admit(principal)
         return principal
 
-    return dependency
 
-
-ChatPrincipal = Annotated[Principal, Depends(principal_with(Scope.CHAT))]
-AnswersPrincipal = Annotated[Principal, Depends(principal_with(Scope.ANSWERS))]
+ChatPrincipal = Annotated[Principal, Depends(RequireScope(Scope.CHAT))]
+AnswersPrincipal = Annotated[Principal, Depends(RequireScope(Scope.ANSWERS))]
 # Search embeds the query and scores the index: real work per request, so it is metered.
-SearchPrincipal = Annotated[Principal, Depends(principal_with(Scope.SEARCH, metered=True))]
-RolesPrincipal = Annotated[Principal, Depends(principal_with(Scope.ROLES))]
-PromptsWritePrincipal = Annotated[Principal, Depends(principal_with(Scope.PROMPTS_WRITE))]
-UsagePrincipal = Annotated[Principal, Depends(principal_with(Scope.USAGE_READ))]
-AdminPrincipal = Annotated[Principal, Depends(principal_with(Scope.ADMIN))]
+SearchPrincipal = Annotated[Principal, Depends(RequireScope(Scope.SEARCH, metered=True))]
+RolesPrincipal = Annotated[Principal, Depends(RequireScope(Scope.ROLES))]
+PromptsWritePrincipal = Annotated[Principal, Depends(RequireScope(Scope.PROMPTS_WRITE))]
+UsagePrincipal = Annotated[Principal, Depends(RequireScope(Scope.USAGE_READ))]
+AdminPrincipal = Annotated[Principal, Depends(RequireScope(Scope.ADMIN))]

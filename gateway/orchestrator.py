@@ -84,6 +84,11 @@ class Orchestrator:
     def __init__(self, services: Services) -> None:
         self._s = services
 
+    @property
+    def services(self) -> Services:
+        """What this orchestrator serves with (e.g. the index snapshot the eval harness checks)."""
+        return self._s
+
     # -- public --------------------------------------------------------------------------------
     async def run(self, request: PipelineRequest, principal: Principal | None = None) -> PipelineResult:
         prepared = await self._prepare(request, principal)
@@ -182,7 +187,10 @@ class Orchestrator:
                 blocked=False, code="unknown_role",
             )
             return prepared
-        if is_cacheable(request.temperature if request.temperature is not None else 0.0) and request.use_cache:
+        # The temperature the provider will actually be sent: a request that names none gets
+        # the prompt version's own, which may sample (rag_answer 1.0.0 uses 0.2).
+        temperature = request.temperature if request.temperature is not None else prompt.parameters.temperature
+        if is_cacheable(temperature) and request.use_cache:
             prepared.cache_key = cache_key(
                 messages=prepared.redacted_messages,
                 prompt=f"{prompt.name}@{prompt.version}",
@@ -375,12 +383,13 @@ class Orchestrator:
                     abstained = abstained or bool(delta.extra.get("abstained"))
                     while (match := _SENTENCE_END.search(buffer)) is not None:
                         sentence, buffer = buffer[: match.end()], buffer[match.end():]
-                        checked = await self._check_piece(prepared, sentence)
+                        # An abstention is the provider's fixed message, not a claim to ground.
+                        checked = sentence if abstained else await self._check_piece(prepared, sentence)
                         if checked:
                             sent.append(checked)
                             yield checked
                 if buffer.strip():
-                    checked = await self._check_piece(prepared, buffer)
+                    checked = buffer if abstained else await self._check_piece(prepared, buffer)
                     if checked:
                         sent.append(checked)
                         yield checked

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import anyio
 
@@ -48,7 +49,7 @@ class RetrievalSnapshot:
 
 
 class _MetricsObserver(RouterObserver):
-    _STATE = {"closed": 0, "half_open": 1, "open": 2}
+    _STATE: ClassVar[dict[str, int]] = {"closed": 0, "half_open": 1, "open": 2}
 
     def __init__(self, metrics: Metrics) -> None:
         self._m = metrics

@@ -22,7 +22,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, Self
 
 from gateway.auth.principal import Principal
 from gateway.errors import PaymentRequired
@@ -56,7 +56,7 @@ class Reservation:
         if guard is not None:
             guard._release(self.key_id, self.amount_usd)
 
-    def __enter__(self) -> Reservation:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

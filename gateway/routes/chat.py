@@ -67,6 +67,7 @@ def _extras(result: PipelineResult) -> dict[str, object]:
         "provider": result.provider,
         "prompt": result.prompt.model_dump(),
         "trace_id": result.trace_id,
+        "cached": result.cached,
     }
 
 

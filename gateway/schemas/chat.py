@@ -85,3 +85,4 @@ class ChatResponse(BaseModel):
     provider: str | None = None
     prompt: dict[str, Any] | None = None
     trace_id: str | None = None
+    cached: bool = False  # replayed from the response cache: nothing was billed (cost 0)

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Self
 
 from gateway.usage import feedback as feedback_store
 from gateway.usage import reports
@@ -139,7 +140,7 @@ class Ledger:
     async def aclose(self, timeout: float = 30.0) -> None:
         await asyncio.to_thread(self.close, timeout)
 
-    def __enter__(self) -> Ledger:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from gateway.errors import AuthError, ForbiddenError
 from gateway.settings import AuthSettings
 
 from .conftest import FakeClock
+from .route_scopes import PROTECTED, ROUTE_SCOPES, served_route_scopes
 
 
 def service(store: KeyStore, clock: FakeClock, **settings: object) -> AuthService:
@@ -99,24 +101,40 @@ def test_dev_mode_is_explicit_and_never_admin(store: KeyStore, clock: FakeClock)
     assert auth.authenticate(f"Bearer {admin.plain_key}").can(Scope.ADMIN)
 
 
-# Which scope each route group requires (mirrors the gateway's routes).
-ROUTE_SCOPES = {
-    "POST /v1/chat/completions": Scope.CHAT,
-    "POST /v1/answers": Scope.ANSWERS,
-    "POST /v1/search": Scope.SEARCH,
-    "GET /v1/roles": Scope.ROLES,
-    "POST /v1/prompts/promote": Scope.PROMPTS_WRITE,
-    "GET /v1/usage": Scope.USAGE_READ,
-    "POST /v1/keys": Scope.ADMIN,
-}
+def test_route_scope_table_matches_the_served_routes() -> None:
+    served = served_route_scopes()
+    assert served == ROUTE_SCOPES
+    # Every /v1 route is protected; nothing outside /v1 needs a key.
+    assert {r for r, scope in served.items() if scope is not None} == {
+        r for r in served if r.split(" ", 1)[1].startswith("/v1/")
+    }
+
+
+def test_the_app_serves_exactly_the_walked_routers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ROUTERS is what create_app includes: every operation in the app's OpenAPI schema is
+    one of the walked routes (the chat page's routes are left out of the schema)."""
+    from gateway.app import create_app
+    from gateway.settings import Settings
+
+    config = tmp_path / "empty.toml"
+    config.write_text("", encoding="utf-8")
+    monkeypatch.setenv("LADDER_CONFIG", str(config))
+    monkeypatch.chdir(tmp_path)
+    app = create_app(Settings(data_dir=tmp_path))  # cheap: nothing is loaded before start-up
+    operations = {
+        f"{method.upper()} {path}" for path, item in app.openapi()["paths"].items() for method in item
+    }
+    assert operations == set(ROUTE_SCOPES) - {"GET /", "GET /static/{name}"}
 
 
 @pytest.mark.parametrize(
-    ("granted", "route"), list(itertools.product(sorted(Scope), sorted(ROUTE_SCOPES)))
+    ("granted", "route"), list(itertools.product(sorted(Scope), sorted(PROTECTED)))
 )
 def test_scope_matrix(granted: Scope, route: str) -> None:
     principal = Principal("k", "n", frozenset({granted}), Audience.EMPLOYEE, 1, 1, None)
-    required = ROUTE_SCOPES[route]
+    required = PROTECTED[route]
     allowed = granted is Scope.ADMIN or granted is required
     if allowed:
         require_scope(principal, required)

@@ -10,7 +10,9 @@ Built once per session and shared by every module here:
   default alias is the embedded extractive provider, ``ladder-chat`` goes to the
   upstream with retries and falls back to extractive, and ``ladder-breaker`` goes to a
   second provider instance on the same upstream so the circuit-breaker test has a
-  breaker of its own.
+  breaker of its own;
+* on first use, a second server (``cached_gateway``) with the response cache on and the
+  upstream's model priced, for the cache, ledger, usage and budget tests.
 """
 
 from __future__ import annotations
@@ -143,6 +145,36 @@ def upstream() -> Iterator[UpstreamServer]:
     server.stop()
 
 
+def _start_gateway(
+    data_dir: Path, index_root: Path, embedder: Any, upstream: UpstreamServer, *,
+    timeout_s: float = TIMEOUT_S, **values: Any,
+) -> tuple[GatewayServer, Gateway]:
+    from gateway.app import create_app
+    from gateway.services import Services
+
+    shutil.copytree(index_root, data_dir / "index")
+    routing = data_dir / "routing.yaml"
+    routing.write_text(
+        ROUTING_YAML % {"timeout_s": timeout_s, "retries": RETRIES, "threshold": BREAKER_THRESHOLD,
+                        "cooldown_s": COOLDOWN_S},
+        encoding="utf-8",
+    )
+    providers = {"routing_file": routing, "openai_base_url": upstream.url, "default_model": "ladder-extractive",
+                 **values.pop("providers", {})}
+    settings = _settings(
+        data_dir,
+        retrieval={"embedding_backend": "torch"},
+        providers=providers,
+        auth={"dev_mode": False},
+        **values,
+    )
+    # The session's warmed MiniLM serves queries too: same weights the index was built with.
+    app = create_app(settings, services=Services(settings, embedder=embedder))
+    server = GatewayServer(app)
+    server.start()
+    return server, Gateway(url=server.url, settings=settings, app=app, upstream=upstream)
+
+
 @pytest.fixture(scope="session")
 def gateway(
     tmp_path_factory: pytest.TempPathFactory,
@@ -150,29 +182,48 @@ def gateway(
     torch_embedder: Any,
     upstream: UpstreamServer,
 ) -> Iterator[Gateway]:
-    from gateway.app import create_app
-    from gateway.services import Services
-
-    data_dir = tmp_path_factory.mktemp("gateway-data")
-    shutil.copytree(corpus_index_root, data_dir / "index")
-    routing = data_dir / "routing.yaml"
-    routing.write_text(
-        ROUTING_YAML % {"timeout_s": TIMEOUT_S, "retries": RETRIES, "threshold": BREAKER_THRESHOLD,
-                        "cooldown_s": COOLDOWN_S},
-        encoding="utf-8",
-    )
-    settings = _settings(
-        data_dir,
-        retrieval={"embedding_backend": "torch"},
-        providers={"routing_file": routing, "openai_base_url": upstream.url, "default_model": "ladder-extractive"},
+    server, gw = _start_gateway(
+        tmp_path_factory.mktemp("gateway-data"), corpus_index_root, torch_embedder, upstream,
         cache={"enabled": False},
-        auth={"dev_mode": False},
     )
-    # The session's warmed MiniLM serves queries too: same weights the index was built with.
-    app = create_app(settings, services=Services(settings, embedder=torch_embedder))
-    server = GatewayServer(app)
-    server.start()
-    yield Gateway(url=server.url, settings=settings, app=app, upstream=upstream)
+    yield gw
+    server.stop()
+
+
+# The fake upstream's model gets a price (the real file has none for it), so costs, budgets
+# and "a cache hit costs 0" are checked with non-zero amounts.
+FAKE_LLM_PRICE = {"input_per_mtok": 10.0, "output_per_mtok": 30.0}
+
+
+@pytest.fixture(scope="session")
+def cached_gateway(
+    tmp_path_factory: pytest.TempPathFactory,
+    corpus_index_root: Path,
+    torch_embedder: Any,
+    upstream: UpstreamServer,
+) -> Iterator[Gateway]:
+    """A second server, like ``gateway`` but with the response cache ON and a pricing file
+    that prices the upstream's ``fake-llm``: for the cache, ledger, usage and budget tests."""
+    import yaml
+
+    from gateway.settings import ProviderSettings
+
+    data_dir = tmp_path_factory.mktemp("cached-gateway-data")
+    pricing = yaml.safe_load(ProviderSettings().pricing_file.read_text(encoding="utf-8"))
+    pricing["models"]["fake-llm"] = {
+        "provider": "upstream",
+        "prices": [{"effective": "2000-01-01", **FAKE_LLM_PRICE, "note": "tests only"}],
+    }
+    pricing_file = data_dir / "pricing.yaml"
+    pricing_file.write_text(yaml.safe_dump(pricing, sort_keys=False), encoding="utf-8")
+    server, gw = _start_gateway(
+        data_dir, corpus_index_root, torch_embedder, upstream,
+        cache={"enabled": True}, providers={"pricing_file": pricing_file},
+        # Nothing here tests timeouts: a loaded machine must not turn a priced upstream
+        # answer into a free extractive fallback.
+        timeout_s=30.0,
+    )
+    yield gw
     server.stop()
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+KEEP_ALIVE_S = 120
+
 
 def loopback_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -33,7 +35,12 @@ class GatewayServer:
         self.app = app
         self._sock = loopback_socket()
         self.port = self._sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        # Test clients share this process, and its GIL, with the server: under a burst they
+        # can be starved for seconds between a response and their next request. uvicorn's
+        # 5 s keep-alive would then close connections just as they are reused (the client
+        # sees ConnectionResetError/BrokenPipe on a request the server never read).
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                                timeout_keep_alive=KEEP_ALIVE_S)
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=f"gateway-{self.port}", daemon=True)
 
