@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results_file import update_section
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = ["retrieval", "embedding", "gateway", "load", "guardrails", "ledger", "prompts", "evals", "web"]
+ORDER = ["retrieval", "embedding", "gateway", "gateway_speed", "load", "guardrails", "ledger", "prompts", "evals", "web"]
 
 
 def _demote(markdown: str) -> str:

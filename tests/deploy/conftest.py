@@ -4,7 +4,6 @@ index, and the fake OpenAI-compatible upstream on a background thread."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shutil
@@ -12,13 +11,14 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+
+from gateway.testing.servers import UpstreamServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -131,58 +131,12 @@ def serve(tmp_path: Path) -> Iterator:
         process.stop()
 
 
-class UpstreamThread:
-    """gateway.testing.fake_upstream on its own event loop in a background thread."""
-
-    def __init__(self, latency_ms: float = 0.0, hang_s: float = 30.0) -> None:
-        from aiohttp import web
-
-        from gateway.testing.fake_upstream import FakeUpstream
-
-        self.fake = FakeUpstream(latency_ms=latency_ms, hang_s=hang_s)
-        self._web = web
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/v1"
-        self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(self.fake.app(), access_log=None, shutdown_timeout=1)
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="fake-upstream", daemon=True)
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._runner.setup())
-        self._loop.run_until_complete(self._web.SockSite(self._runner, self._sock).start())
-        self._ready.set()
-        self._loop.run_forever()
-
-    def start(self) -> UpstreamThread:
-        self._thread.start()
-        if not self._ready.wait(30):
-            raise RuntimeError("the fake upstream did not start")
-        return self
-
-    async def _shutdown(self) -> None:
-        await self._runner.cleanup()
-        # Handlers still sleeping (the "timeout" mode) are cancelled, not abandoned.
-        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._sock.close()
-
-
 @pytest.fixture
 def upstream() -> Iterator:
-    started: list[UpstreamThread] = []
+    started: list[UpstreamServer] = []
 
-    def start(**options: float) -> UpstreamThread:
-        server = UpstreamThread(**options).start()
+    def start(**options: float) -> UpstreamServer:
+        server = UpstreamServer(**options).start()
         started.append(server)
         return server
 

@@ -17,7 +17,6 @@ Built once per session and shared by every module here:
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.gateway.servers import GatewayServer, UpstreamServer
+from gateway.testing.servers import GatewayServer, UpstreamServer, isolated_settings
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -122,21 +121,6 @@ class Gateway:
         return 0.0 if value is None else float(value)
 
 
-def _settings(data_dir: Path, **values: Any) -> Any:
-    from gateway.settings import Settings
-
-    # Only what the test says: no developer LADDER_* variables, .env or ladder.toml.
-    config = data_dir / "empty.toml"
-    config.write_text("", encoding="utf-8")
-    with pytest.MonkeyPatch.context() as mp:
-        for key in list(os.environ):
-            if key.startswith("LADDER_"):
-                mp.delenv(key)
-        mp.setenv("LADDER_CONFIG", str(config))
-        mp.chdir(data_dir)
-        return Settings(data_dir=data_dir, corpus_paths=[PROJECT / "corpus"], **values)
-
-
 @pytest.fixture(scope="session")
 def upstream() -> Iterator[UpstreamServer]:
     server = UpstreamServer()
@@ -161,8 +145,9 @@ def _start_gateway(
     )
     providers = {"routing_file": routing, "openai_base_url": upstream.url, "default_model": "ladder-extractive",
                  **values.pop("providers", {})}
-    settings = _settings(
+    settings = isolated_settings(
         data_dir,
+        corpus_paths=[PROJECT / "corpus"],
         retrieval={"embedding_backend": "torch"},
         providers=providers,
         auth={"dev_mode": False},

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,8 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.testing.servers import GatewayServer, isolated_settings
 from tests.gateway.clients import Call, burst, key_id
-from tests.gateway.servers import GatewayServer
 
 pytestmark = pytest.mark.integration
 
@@ -73,27 +72,18 @@ class CanaryGateway:
 def canary(tmp_path_factory: pytest.TempPathFactory, corpus_index_root: Path, torch_embedder: Any) -> Iterator[CanaryGateway]:
     from gateway.app import create_app
     from gateway.services import Services
-    from gateway.settings import Settings
 
     data_dir = tmp_path_factory.mktemp("canary-gateway-data")
     shutil.copytree(corpus_index_root, data_dir / "index")
     routing = data_dir / "routing.yaml"
     routing.write_text(ROUTING_YAML, encoding="utf-8")
-    config = data_dir / "empty.toml"
-    config.write_text("", encoding="utf-8")
     # Only what this module says: no developer LADDER_* variables, .env or ladder.toml.
-    with pytest.MonkeyPatch.context() as mp:
-        for key in list(os.environ):
-            if key.startswith("LADDER_"):
-                mp.delenv(key)
-        mp.setenv("LADDER_CONFIG", str(config))
-        mp.chdir(data_dir)
-        settings = Settings(
-            data_dir=data_dir, corpus_paths=[PROJECT / "corpus"],
-            retrieval={"embedding_backend": "torch"},
-            providers={"routing_file": routing, "default_model": "ladder-extractive"},
-            auth={"dev_mode": False}, cache={"enabled": False}, prompts={"canary_share": SHARE},
-        )
+    settings = isolated_settings(
+        data_dir, corpus_paths=[PROJECT / "corpus"],
+        retrieval={"embedding_backend": "torch"},
+        providers={"routing_file": routing, "default_model": "ladder-extractive"},
+        auth={"dev_mode": False}, cache={"enabled": False}, prompts={"canary_share": SHARE},
+    )
     app = create_app(settings, services=Services(settings, embedder=torch_embedder))
     server = GatewayServer(app)
     server.start()

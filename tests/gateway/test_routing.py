@@ -16,6 +16,7 @@ import httpx
 import openai
 import pytest
 
+from gateway.testing.servers import UpstreamServer
 from tests.gateway.conftest import (
     BREAKER_THRESHOLD,
     COOLDOWN_S,
@@ -24,7 +25,6 @@ from tests.gateway.conftest import (
     Gateway,
     wait_until,
 )
-from tests.gateway.servers import UpstreamServer
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,7 @@ by trace id and compare metrics before and after): one gateway with content capt
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,44 +20,10 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
+from gateway.testing.servers import GatewayServer, isolated_settings
+
 T = TypeVar("T")
 PROJECT = Path(__file__).resolve().parents[2]
-
-
-class ServerThread:
-    """uvicorn serving one app from a background thread, on a socket bound before start."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self.port = self._sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-        self.server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._run, name=f"uvicorn-{self.port}", daemon=True)
-
-    def _run(self) -> None:
-        try:
-            self.server.run(sockets=[self._sock])
-        except SystemExit:
-            pass  # uvicorn's answer to a failed lifespan; start() reports it
-
-    def start(self, timeout_s: float = 300.0) -> None:
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self.server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError("the gateway exited during start-up (its lifespan failed)")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the gateway did not start within {timeout_s:.0f} s")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self._thread.join(timeout=30)
-        self._sock.close()
 
 
 @dataclass
@@ -118,22 +81,6 @@ def wait_for(probe: Callable[[], T | None], what: str, timeout_s: float = 10.0) 
         time.sleep(0.02)
 
 
-def _settings(data_dir: Path, **overrides: Any) -> Any:
-    from gateway.settings import Settings
-
-    # Only what the test says: no developer LADDER_* variables, .env or ladder.toml.
-    config = data_dir / "empty.toml"
-    config.write_text("", encoding="utf-8")
-    with pytest.MonkeyPatch.context() as mp:
-        for key in list(os.environ):
-            if key.startswith("LADDER_"):
-                mp.delenv(key)
-        mp.setenv("LADDER_CONFIG", str(config))
-        mp.chdir(data_dir)
-        return Settings(data_dir=data_dir, auth={"dev_mode": True}, retrieval={"embedding_backend": "torch"},
-                        **overrides)
-
-
 async def _boom() -> None:
     raise RuntimeError("unexpected failure while serving jane.roe@example.com")
 
@@ -145,19 +92,21 @@ def start_gateway(
     from gateway.app import create_app
     from gateway.services import Services
 
-    servers: list[ServerThread] = []
+    servers: list[GatewayServer] = []
 
     def start(**telemetry: Any) -> Gateway:
         data_dir = tmp_path_factory.mktemp("obs-gateway")
         shutil.copytree(corpus_index_root, data_dir / "index")
-        settings = _settings(data_dir, telemetry={"exporter": "memory", **telemetry})
+        # Only what the test says: no developer LADDER_* variables, .env or ladder.toml.
+        settings = isolated_settings(data_dir, auth={"dev_mode": True}, retrieval={"embedding_backend": "torch"},
+                                     telemetry={"exporter": "memory", **telemetry})
         # The session's warmed-up MiniLM: the same model the index was built with.
         app = create_app(settings, services=Services(settings, embedder=torch_embedder))
         app.add_api_route("/test/boom", _boom)  # an unhandled error, to see how a 500 is observed
-        server = ServerThread(app)
+        server = GatewayServer(app)
         server.start()
         servers.append(server)
-        return Gateway(url=f"http://127.0.0.1:{server.port}", app=app, settings=settings)
+        return Gateway(url=server.url, app=app, settings=settings)
 
     yield start
     for server in servers:

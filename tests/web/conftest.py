@@ -9,19 +9,15 @@ told to fail - and one headless Chromium. Each test gets a fresh browser context
 
 from __future__ import annotations
 
-import asyncio
-import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+
+from gateway.testing.servers import GatewayServer, UpstreamServer, isolated_settings
 
 PROJECT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -34,108 +30,12 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 740}
 
 
-def _loopback_socket() -> socket.socket:
-    # The server gets the bound socket itself: no window in which another process
-    # could take a port we picked and released.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-class ServerThread:
-    """uvicorn serving one app on 127.0.0.1 from a background thread."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self.app = app
-        self._sock = _loopback_socket()
-        self.port = self._sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-        self.server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._run, name=f"uvicorn-{self.port}", daemon=True)
-
-    def _run(self) -> None:
-        try:
-            self.server.run(sockets=[self._sock])
-        except SystemExit:
-            pass  # uvicorn's answer to a failed lifespan; start() reports it
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout_s: float = 300.0) -> None:
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self.server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError("the gateway exited during start-up (its lifespan failed; see the log above)")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the gateway did not start within {timeout_s:.0f} s")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self._thread.join(timeout=30)
-        self._sock.close()
-
-
-class UpstreamThread:
-    """gateway.testing.fake_upstream (an OpenAI-compatible test double) on its own loop."""
-
-    def __init__(self) -> None:
-        from aiohttp import web
-
-        from gateway.testing.fake_upstream import FakeUpstream
-
-        self._web = web
-        self.fake = FakeUpstream()
-        self._sock = _loopback_socket()
-        self.port = self._sock.getsockname()[1]
-        self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(self.fake.app(), access_log=None)
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="fake-upstream", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def _serve(self) -> None:
-        # Everything on the thread's own loop: the test thread may already run one
-        # (Playwright's sync API does).
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._runner.setup())
-        self._loop.run_until_complete(self._web.SockSite(self._runner, self._sock).start())
-        self._ready.set()
-        self._loop.run_forever()
-
-    def start(self) -> None:
-        self._thread.start()
-        if not self._ready.wait(timeout=30):
-            raise RuntimeError("the fake upstream did not start")
-
-    def set_mode(self, mode: str, times: int | None = None) -> None:
-        body: dict[str, object] = {"mode": mode}
-        if times is not None:
-            body["times"] = times
-        httpx.post(f"http://127.0.0.1:{self.port}/_control", json=body, timeout=5).raise_for_status()
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._sock.close()
-
-
 @dataclass
 class Gateway:
     url: str
     settings: Any
     app: Any
-    upstream: UpstreamThread | None = None
+    upstream: UpstreamServer | None = None
     keys: dict[str, str] = field(default_factory=dict)  # name -> plain key
 
     def create_key(self, name: str, **limits: Any) -> str:
@@ -161,26 +61,6 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-def _settings(data_dir: Path, **overrides: Any) -> Any:
-    from gateway.settings import Settings
-
-    # Only what the test says: no developer LADDER_* variables, .env or ladder.toml.
-    config = data_dir / "empty.toml"
-    config.write_text("", encoding="utf-8")
-    with pytest.MonkeyPatch.context() as mp:
-        for key in list(os.environ):
-            if key.startswith("LADDER_"):
-                mp.delenv(key)
-        mp.setenv("LADDER_CONFIG", str(config))
-        mp.chdir(data_dir)
-        return Settings(
-            data_dir=data_dir,
-            corpus_paths=[PROJECT / "corpus"],
-            retrieval={"embedding_backend": "torch"},
-            **overrides,
-        )
-
-
 @pytest.fixture(scope="session")
 def web_embedder(torch_embedder: Any) -> Any:
     return torch_embedder
@@ -193,14 +73,17 @@ def web_index(corpus_index_root: Path) -> Path:
     return corpus_index_root
 
 
-def _start_gateway(data_dir: Path, index: Path, embedder: Any, **overrides: Any) -> tuple[ServerThread, Gateway]:
+def _start_gateway(data_dir: Path, index: Path, embedder: Any, **overrides: Any) -> tuple[GatewayServer, Gateway]:
     from gateway.app import create_app
     from gateway.services import Services
 
     shutil.copytree(index, data_dir / "index")
-    settings = _settings(data_dir, **overrides)
+    # Only what the test says: no developer LADDER_* variables, .env or ladder.toml.
+    settings = isolated_settings(
+        data_dir, corpus_paths=[PROJECT / "corpus"], retrieval={"embedding_backend": "torch"}, **overrides
+    )
     app = create_app(settings, services=Services(settings, embedder=embedder))
-    server = ServerThread(app)
+    server = GatewayServer(app)
     server.start()
     return server, Gateway(url=server.url, settings=settings, app=app)
 
@@ -225,7 +108,7 @@ def keyed_gateway(
     chromium_path: Path, tmp_path_factory: pytest.TempPathFactory, web_index: Path, web_embedder: Any
 ) -> Iterator[Gateway]:
     """Keys required; the default model is an OpenAI-compatible upstream we can break."""
-    upstream = UpstreamThread()
+    upstream = UpstreamServer()
     upstream.start()
     server, gateway = _start_gateway(
         tmp_path_factory.mktemp("web-keyed"), web_index, web_embedder,

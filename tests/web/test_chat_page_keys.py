@@ -87,12 +87,12 @@ def test_provider_failure_mid_stream_offers_retry(keyed_page: Any, keyed_gateway
     key = keyed_gateway.create_key("web-provider-error")
     page.add_init_script(f"localStorage.setItem('ladder.apiKey', {key!r})")
     page.goto("/")
-    keyed_gateway.upstream.set_mode("reset_mid_stream", times=1)
+    keyed_gateway.upstream.control("reset_mid_stream", times=1)
     try:
         ask(page, "What are the 30-day goals of a Staff Applied AI Engineer?")
         answer = wait_answer(page, "error")
     finally:
-        keyed_gateway.upstream.set_mode("ok")
+        keyed_gateway.upstream.control("ok")
     assert "interrupted" in answer.locator(".notice.error").inner_text()
 
     answer.get_by_role("button", name="Retry").click()
