@@ -68,6 +68,9 @@ def _ort_load_errors() -> tuple[type[BaseException], ...]:
     return tuple(getattr(state, name) for name in names if hasattr(state, name))
 
 
+_SMALL_BATCH = 16  # at most this many texts per call are looked up in (and added to) the LRU
+
+
 class OnnxEmbedder:
     """``Embedder`` on ONNX Runtime. Thread-safe: ``embed`` may be called concurrently.
 
@@ -145,15 +148,26 @@ class OnnxEmbedder:
         if not items:
             return np.zeros((0, DIM), dtype=np.float32)
         self.warm_up()
-        if len(items) == 1:
-            # Single calls are queries; batches are documents, which would only evict them.
-            cached = self._cache.get(items[0])
-            if cached is not None:
-                return cached.reshape(1, DIM)
-            vectors = self._encode(items)
-            self._cache.put(items[0], vectors[0])
-            return vectors
-        return self._encode(items)
+        if len(items) > _SMALL_BATCH:
+            # Large batches are documents at index time: caching them would only evict queries.
+            return self._encode(items)
+        # Queries and the grounding guard's answer sentences: both repeat across requests
+        # (popular questions, the same KPI row quoted again), so look each text up first
+        # and encode only the misses, in one batch.
+        vectors = np.empty((len(items), DIM), dtype=np.float32)
+        missing: dict[str, list[int]] = {}
+        for position, text in enumerate(items):
+            cached = self._cache.get(text)
+            if cached is None:
+                missing.setdefault(text, []).append(position)
+            else:
+                vectors[position] = cached
+        if missing:
+            fresh = self._encode(list(missing))
+            for row, (text, positions) in zip(fresh, missing.items(), strict=True):
+                self._cache.put(text, row)
+                vectors[positions] = row
+        return vectors
 
     def _load_session(self, model_dir: Path) -> Any:
         load_errors = _ort_load_errors()

@@ -195,6 +195,19 @@ def test_mean_pooling_matches_torch_reference() -> None:
 # --- query cache ------------------------------------------------------------------
 
 
+def test_small_batches_reuse_cached_texts_and_match_uncached_vectors(onnx_cache_dir: Path) -> None:
+    cached = OnnxEmbedder(cache_dir=onnx_cache_dir, cache_size=16)
+    plain = OnnxEmbedder(cache_dir=onnx_cache_dir, cache_size=0)
+    sentences = ["Inference availability: 99.9%+ [1]", "Latency p95 under 200 ms [2]", "Inference availability: 99.9%+ [1]"]
+    cached.embed(sentences[:1])  # one of them seen before
+    vectors = cached.embed(sentences)
+    info = cached.cache_info()
+    # The seen text and the in-batch duplicate are encoded once each: 2 distinct texts, 1 hit.
+    assert info.currsize == 2 and info.hits >= 1
+    np.testing.assert_allclose(vectors, plain.embed(sentences), atol=1e-5)
+    np.testing.assert_array_equal(vectors[0], vectors[2])
+
+
 def test_single_queries_hit_the_cache_and_batches_bypass_it(onnx_cache_dir: Path) -> None:
     embedder = OnnxEmbedder(cache_dir=onnx_cache_dir, cache_size=2)
     first = embedder.embed(["kpi targets"])
@@ -202,8 +215,9 @@ def test_single_queries_hit_the_cache_and_batches_bypass_it(onnx_cache_dir: Path
     info = embedder.cache_info()
     assert (info.hits, info.misses, info.currsize, info.maxsize) == (1, 1, 1, 2)
     np.testing.assert_array_equal(first, again)
-    embedder.embed(["a", "b", "c"])
-    assert embedder.cache_info().currsize == 1  # batches are documents, not queries
+    documents = [f"document {n}" for n in range(40)]
+    embedder.embed(documents)
+    assert embedder.cache_info().currsize == 1  # large batches are documents, not queries
     # Callers own their results: editing one cannot change what the cache returns.
     again[:] = 0.0
     np.testing.assert_array_equal(embedder.embed(["kpi targets"]), first)
