@@ -340,19 +340,7 @@ class Orchestrator:
             return result
         with s.telemetry.stage("output_guards") as span:
             guards_started = time.time_ns()
-            out = await anyio.to_thread.run_sync(
-                lambda: s.guards.check_output(
-                    text,
-                    chunks=prepared.evidence,
-                    input_outcome=prepared.input_outcome,
-                    system_prompt=prepared.system_prompt,
-                    secrets=s.secrets(),
-                    audience=prepared.request.audience,
-                    prompt_version=prepared.prompt.version,
-                    policy_name=prepared.prompt.guard_policy,
-                    abstain_text=prepared.prompt.abstain_text,
-                )
-            )
+            out = await self._output_guards(prepared, text)
             s.telemetry.guards(span, out.verdicts, guards_started)
         prepared.verdicts.extend(out.verdicts)
         refused = bool(out.refused or abstained)
@@ -432,24 +420,29 @@ class Orchestrator:
             log.warning("no target left after %s broke mid-stream: %s", route.provider, error)
             return None
 
+    async def _output_guards(self, prepared: _Prepared, text: str, *, streaming: bool = False) -> Any:
+        """The output guards for a whole answer or, when streaming, one sentence of it."""
+        s = self._s
+        return await anyio.to_thread.run_sync(
+            lambda: s.guards.check_output(
+                text,
+                chunks=prepared.evidence,
+                input_outcome=prepared.input_outcome,
+                system_prompt=prepared.system_prompt,
+                secrets=s.secrets(),
+                audience=prepared.request.audience,
+                prompt_version=prepared.prompt.version,
+                policy_name=prepared.prompt.guard_policy,
+                abstain_text=prepared.prompt.abstain_text,
+                streaming=streaming,
+            )
+        )
+
     async def _check_piece(self, prepared: _Prepared, piece: str) -> str:
         s = self._s
         with s.telemetry.stage("output_guards", **{"ladder.streaming": True}) as span:
             guards_started = time.time_ns()
-            out = await anyio.to_thread.run_sync(
-                lambda: s.guards.check_output(
-                    piece,
-                    chunks=prepared.evidence,
-                    input_outcome=prepared.input_outcome,
-                    system_prompt=prepared.system_prompt,
-                    secrets=s.secrets(),
-                    audience=prepared.request.audience,
-                    prompt_version=prepared.prompt.version,
-                    policy_name=prepared.prompt.guard_policy,
-                    abstain_text=prepared.prompt.abstain_text,
-                    streaming=True,
-                )
-            )
+            out = await self._output_guards(prepared, piece, streaming=True)
             s.telemetry.guards(span, out.verdicts, guards_started)
         prepared.verdicts.extend(v for v in out.verdicts if v.triggered)
         if out.refused:
