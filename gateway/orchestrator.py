@@ -153,6 +153,13 @@ class Orchestrator:
         user_tokens = s.tokens.count_messages(request.messages)
         s.limiter.admit(principal, tokens=user_tokens)
 
+        catalog = s.snapshot.catalog
+
+        def search_text(redacted: list[dict[str, str]], retrieval_query: str) -> str:
+            # The query retrieval will embed, planned exactly as below, so the guard's
+            # model call embeds it too (see InputContext.companion).
+            return plan_query(redacted, catalog, request.role, last_query=retrieval_query).query
+
         with s.telemetry.stage("input_guards", **{"ladder.audience": request.audience}) as span:
             guards_started = time.time_ns()
             outcome = await anyio.to_thread.run_sync(
@@ -161,6 +168,7 @@ class Orchestrator:
                     audience=request.audience,
                     prompt_version=prompt.version,
                     policy_name=prompt.guard_policy,
+                    companion_query=search_text,
                 )
             )
             s.telemetry.guards(span, outcome.verdicts, guards_started, embedding_ms=outcome.embedding_ms)
@@ -174,7 +182,6 @@ class Orchestrator:
             )
             return prepared
 
-        catalog = s.snapshot.catalog
         prepared.plan = plan_query(
             prepared.redacted_messages, catalog, request.role, last_query=outcome.retrieval_query
         )
@@ -223,8 +230,7 @@ class Orchestrator:
         assert plan is not None
         snapshot = s.snapshot
         k = prepared.request.top_k or s.settings.retrieval.top_k
-        shared = getattr(outcome, "query_embedding", None)
-        vector = shared if shared is not None and getattr(outcome, "embedded_text", None) == plan.query else None
+        vector = _shared_vector(outcome, plan.query)
         filters = {"role": plan.roles} if plan.roles else None
         attrs = {
             "gen_ai.operation.name": "retrieval",
@@ -618,6 +624,15 @@ def _rerank(hits: list[Hit], *, prefer_own: bool) -> list[Hit]:
         return score
 
     return sorted(hits, key=adjusted, reverse=True)
+
+
+def _shared_vector(outcome: Any, query: str) -> np.ndarray | None:
+    """The input guards' vector of ``query``, when they embedded that very text."""
+    if getattr(outcome, "query_embedding", None) is not None and outcome.embedded_text == query:
+        return outcome.query_embedding
+    if getattr(outcome, "companion_embedding", None) is not None and outcome.companion_text == query:
+        return outcome.companion_embedding
+    return None
 
 
 async def _words(text: str) -> AsyncIterator[str]:

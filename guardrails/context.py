@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -53,6 +54,13 @@ class InputContext:
     query_embedding: np.ndarray | None = None
     computed_embedding: bool = False
     embedding_ms: float = 0.0
+    # The text the caller will search with, given the redacted messages and the
+    # retrieval query (the gateway's planner drops role names and adds section words).
+    # When it differs, it is embedded in the same model call as the guard's text: one
+    # batch of two costs well under two calls, and the request needs no second call.
+    companion: Callable[[list[dict[str, str]], str], str] | None = None
+    companion_text: str | None = None
+    companion_embedding: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not self.redacted:
@@ -79,9 +87,14 @@ class InputContext:
     def embedding(self) -> np.ndarray:
         if self.query_embedding is None:
             started = time.perf_counter()
-            self.query_embedding = np.asarray(
-                self.embedder.embed([self.retrieval_query])[0], dtype=np.float32
-            )
+            texts = [self.retrieval_query]
+            extra = self.companion(self.redacted, texts[0]) if self.companion else None
+            if extra and extra != texts[0]:
+                texts.append(extra)
+            vectors = np.asarray(self.embedder.embed(texts), dtype=np.float32)
+            self.query_embedding = vectors[0]
+            if len(texts) == 2:
+                self.companion_text, self.companion_embedding = texts[1], vectors[1]
             self.embedding_ms = (time.perf_counter() - started) * 1000
             self.computed_embedding = True
         return self.query_embedding

@@ -8,6 +8,12 @@ and 0 when the sentence states a number the passage does not contain: a target
 A sentence is checked against the passages it cites; a sentence without a
 marker borrows the markers of the next cited sentence in its paragraph (the
 "claim. claim. [2]" style), else of the previous one.
+
+The lexical part is computed first. When it alone clears the threshold (the
+cosine term can only add to it), the sentence is supported and is not embedded:
+its reported support is then that lower bound. Quoted sentences (everything
+the extractive provider writes, and much of what an LLM copies from its
+sources) take this path, which keeps the model off the hot path of most answers.
 """
 
 from __future__ import annotations
@@ -113,24 +119,30 @@ class GroundingGuard:
             claims.append((index, sentence, plain, cited))
         if not claims:
             return sentences, []
-        vectors = self._vectors(context, [plain for _, _, plain, _ in claims])
-        known = _marker_map(context.chunks)  # now every chunk carries its embedding
-        results = []
-        for (index, sentence, plain, cited), vector in zip(claims, vectors, strict=True):
-            if cited:
-                candidates = [known[key] for key in cited]
-            elif config.require_citations:
-                results.append(SentenceSupport(index, sentence, 0.0, [], "no_citation"))
+        results: dict[int, SentenceSupport] = {}
+        pending: list[tuple[int, Sentence, str, list[str]]] = []
+        for index, sentence, plain, cited in claims:
+            if not cited and config.require_citations:
+                results[index] = SentenceSupport(index, sentence, 0.0, [], "no_citation")
                 continue
+            candidates = [known[key] for key in cited] if cited else list(context.chunks)
+            bound, why = _lexical_bound(plain, candidates, config.lexical_weight)
+            if bound >= config.threshold:
+                results[index] = SentenceSupport(index, sentence, round(bound, 4), cited, why)
             else:
-                candidates = list(context.chunks)
-            support, reason = 0.0, "no_sources"
-            for chunk in candidates:
-                score, why = _support(plain, vector, chunk, config.lexical_weight)
-                if score > support or reason == "no_sources":
-                    support, reason = score, why
-            results.append(SentenceSupport(index, sentence, round(support, 4), cited, reason))
-        return sentences, results
+                pending.append((index, sentence, plain, cited))
+        if pending:
+            vectors = self._vectors(context, [plain for _, _, plain, _ in pending])
+            known = _marker_map(context.chunks)  # now every chunk carries its embedding
+            for (index, sentence, plain, cited), vector in zip(pending, vectors, strict=True):
+                candidates = [known[key] for key in cited] if cited else list(context.chunks)
+                support, reason = 0.0, "no_sources"
+                for chunk in candidates:
+                    score, why = _support(plain, vector, chunk, config.lexical_weight)
+                    if score > support or reason == "no_sources":
+                        support, reason = score, why
+                results[index] = SentenceSupport(index, sentence, round(support, 4), cited, reason)
+        return sentences, [results[index] for index, _, _, _ in claims]
 
     def check(self, context: OutputContext, config: GroundingConfig, apply: bool) -> GuardResult:
         sentences, results = self.assess(context, config)
@@ -186,15 +198,33 @@ def _borrowed(sentences: list[Sentence], own: list[list[str]], index: int) -> li
     return []
 
 
+def _lexical(plain: str, chunk: SourceChunk) -> float | None:
+    """Share of the sentence's content words in the chunk; None when it states a
+    number the chunk does not contain."""
+    if numbers(plain) - numbers(chunk.text):
+        return None
+    words = set(content_words(plain))
+    return len(words & set(content_words(chunk.text))) / len(words) if words else 0.0
+
+
+def _lexical_bound(
+    plain: str, candidates: list[SourceChunk], lexical_weight: float
+) -> tuple[float, str]:
+    """The best support any candidate gives before the (non-negative) cosine term."""
+    best, why = 0.0, "no_sources"
+    for chunk in candidates:
+        lexical = _lexical(plain, chunk)
+        if lexical is not None and (lexical_weight * lexical > best or why == "no_sources"):
+            best, why = lexical_weight * lexical, f"lexical={lexical:.2f} cosine=not needed"
+    return best, why
+
+
 def _support(
     plain: str, vector: np.ndarray, chunk: SourceChunk, lexical_weight: float
 ) -> tuple[float, str]:
-    missing_numbers = numbers(plain) - numbers(chunk.text)
-    if missing_numbers:
+    lexical = _lexical(plain, chunk)
+    if lexical is None:
         return 0.0, "number_not_in_source"
-    words = set(content_words(plain))
-    found = words & set(content_words(chunk.text))
-    lexical = len(found) / len(words) if words else 0.0
     assert chunk.embedding is not None
     cosine = max(0.0, float(np.dot(vector, chunk.embedding)))
     score = lexical_weight * lexical + (1 - lexical_weight) * cosine

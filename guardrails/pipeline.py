@@ -18,7 +18,7 @@ the same name, so a new guard is a new policy field plus an entry in the list.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +58,10 @@ class InputOutcome:
     embedding_computed: bool  # True when the pipeline embedded (none was passed in)
     embedding_ms: float
     pii_map: PiiMap = field(repr=False)  # in memory only: never log, trace or store it
+    # The caller's own search text and its vector, when ``companion_query`` was given
+    # and the text differs from retrieval_query (see InputContext.companion).
+    companion_text: str | None = None
+    companion_embedding: np.ndarray | None = None
     audience: str = "employee"
     prompt_version: str | None = None
     policy_name: str = "default"
@@ -192,9 +196,12 @@ class GuardPipeline:
         prompt_version: str | None = None,
         query_embedding: np.ndarray | None = None,
         policy_name: str = "default",
+        companion_query: Callable[[list[dict[str, str]], str], str] | None = None,
     ) -> InputOutcome:
         policy = self.policies.resolve(audience, prompt_version, policy_name)
-        context = InputContext(_validate_messages(messages), self.limits, self.embedder)
+        context = InputContext(
+            _validate_messages(messages), self.limits, self.embedder, companion=companion_query
+        )
         if query_embedding is not None:
             context.query_embedding = np.asarray(query_embedding, dtype=np.float32).reshape(-1)
         verdicts: list[Verdict] = []
@@ -230,6 +237,8 @@ class GuardPipeline:
             embedding_computed=context.computed_embedding,
             embedding_ms=round(embedding_ms, 3),
             pii_map=context.pii_map,
+            companion_text=context.companion_text,
+            companion_embedding=context.companion_embedding,
             audience=audience,
             prompt_version=prompt_version,
             policy_name=policy_name,

@@ -215,3 +215,32 @@ def test_marker_after_the_full_stop_belongs_to_its_sentence(pipeline: GuardPipel
     outcome = pipeline.check_output(answer, CHUNKS, asked(pipeline))
     assert not verdict(outcome, "grounding").triggered
     assert outcome.final_text == answer
+
+
+def test_quoted_sentences_are_not_embedded_and_paraphrases_are(embedder) -> None:  # type: ignore[no-untyped-def]
+    """A sentence whose words all appear in its cited passage clears the threshold on
+    the lexical term alone; only the paraphrase needs the model, and both verdicts
+    match what the full score gives."""
+    from guardrails.policy import load_policies
+    from guardrails.testing import CountingEmbedder, StaticLimits
+    from tests.guardrails.conftest import POLICY_DIR
+
+    counting = CountingEmbedder(embedder)
+    guards = GuardPipeline(load_policies(POLICY_DIR), counting, StaticLimits())
+    guards.warm_up()
+    inputs = guards.check_input(user("What does a staff engineer do?"))
+    counting.calls.clear()
+
+    quoted = (
+        "The Staff Applied AI Engineer mentors senior engineers and raises AI engineering "
+        "standards across teams [2]."
+    )
+    outcome = guards.check_output(quoted, CHUNKS, inputs)
+    assert not verdict(outcome, "grounding").triggered
+    assert counting.calls == []  # no sentence, and no passage, went through the model
+
+    paraphrase = "Raising the bar for colleagues is part of this job [2]."
+    outcome = guards.check_output(paraphrase, CHUNKS, inputs)
+    assert counting.calls and counting.calls[0] >= 1
+    # Few of its words are in the passage, so the cosine term decides; it is low here.
+    assert verdict(outcome, "grounding").triggered

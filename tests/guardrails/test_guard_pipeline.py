@@ -29,6 +29,31 @@ def test_precomputed_embedding_is_used_and_not_recomputed(embedder) -> None:  # 
     assert np.allclose(computed.query_embedding, vector, atol=1e-5)
 
 
+def test_companion_query_is_embedded_in_the_same_call(embedder) -> None:  # type: ignore[no-untyped-def]
+    counting = CountingEmbedder(embedder)
+    guards = GuardPipeline(load_policies(Path("guardrails/policies")), counting, StaticLimits())
+    seen: list[tuple[str, str]] = []
+
+    def search_text(redacted: list[dict[str, str]], retrieval_query: str) -> str:
+        seen.append((redacted[-1]["content"], retrieval_query))
+        return "next likely roles: " + retrieval_query.replace("Jane Doe", "")
+
+    outcome = guards.check_input(
+        user("Jane Doe asks: what comes after MLOps engineer?"), companion_query=search_text
+    )
+    # The companion sees redacted text only, and both texts go through one model call.
+    assert seen == [("<PERSON_1> asks: what comes after MLOps engineer?",) * 2]
+    assert counting.calls == [2]
+    assert outcome.companion_text == "next likely roles: <PERSON_1> asks: what comes after MLOps engineer?"
+    assert outcome.companion_embedding is not None
+    assert np.allclose(outcome.companion_embedding, embedder.embed([outcome.companion_text])[0], atol=1e-5)
+    assert np.allclose(outcome.query_embedding, embedder.embed([outcome.retrieval_query])[0], atol=1e-5)
+
+    counting.calls.clear()
+    same = guards.check_input(user("What are the KPIs?"), companion_query=lambda _m, q: q)
+    assert counting.calls == [1] and same.companion_text is None  # identical text: embedded once
+
+
 def test_retrieval_query_is_redacted_and_normalized(pipeline: GuardPipeline) -> None:
     outcome = pipeline.check_input(
         user("I am Jane Doe,\u200b  email jane@example.com: KPIs for MLOps?")

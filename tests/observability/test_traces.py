@@ -126,6 +126,18 @@ def test_answer_request_is_one_trace_continuing_the_callers(gateway: Gateway) ->
     assert server.name == "POST /v1/answers"
 
 
+def test_planned_query_is_embedded_by_the_input_guards_call(gateway: Gateway) -> None:
+    # The planner rewrites this question (role name dropped, "next likely roles" added),
+    # so its search text differs from the guard's; both were embedded in one model call.
+    with gateway.client() as client:
+        response = client.post("/v1/answers", json={"question": "What comes after a Staff Applied AI Engineer?"})
+    assert response.status_code == 200, response.text
+    spans = gateway.trace(response.json()["trace_id"])
+    retrieval = _by_name(spans, "ladder.retrieval")
+    assert retrieval.attributes["ladder.retrieval.query_vector_reused"] is True
+    assert "ladder.retrieval.embed" not in [s.name for s in _children(spans, retrieval)]
+
+
 def test_chat_completion_span_tree(gateway: Gateway) -> None:
     payload = {"model": "ladder-extractive", "messages": [{"role": "user", "content": CHAT_QUESTION}],
                "temperature": 0}
