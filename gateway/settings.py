@@ -64,6 +64,9 @@ class CacheSettings(_Group):
     enabled: bool = True
     ttl_s: float = Field(3600.0, gt=0)
     max_entries: int = Field(2048, ge=0)
+    # Memory budget for cached answers (approximate bytes of the values held); the
+    # oldest go first when either bound is reached. 0 turns the cache off.
+    max_mb: float = Field(16.0, ge=0)
 
 
 class PromptSettings(_Group):

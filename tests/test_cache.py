@@ -153,3 +153,48 @@ def test_concurrent_use_keeps_the_bound_and_the_counts() -> None:
     assert stats.hits + stats.misses == 8 * 500
     assert stats.entries == len(cache) == 50  # 120 distinct keys through a bound of 50
     assert 0 < stats.evictions <= 8 * 500 - 50
+
+
+def test_byte_budget_evicts_the_oldest_until_the_values_fit() -> None:
+    cache: ResponseCache[str] = ResponseCache(max_entries=100, ttl_s=60, max_bytes=300, sizeof=len)
+    for name in "abc":
+        cache.put(name, name * 100)  # 100 "bytes" each: exactly the budget
+    assert cache.stats().bytes == 300 and len(cache) == 3
+    cache.get("a")  # recently used: survives the next eviction
+    cache.put("d", "d" * 150)
+    assert cache.get("b") is None and cache.get("c") is None
+    assert cache.get("a") == "a" * 100 and cache.get("d") == "d" * 150
+    assert cache.stats().bytes == 250 and cache.stats().evictions == 2
+    cache.put("a", "a" * 10)  # replacing an entry releases its old size
+    assert cache.stats().bytes == 160
+    cache.put("huge", "x" * 301)  # larger than the whole budget: not kept, nothing evicted
+    assert cache.get("huge") is None and len(cache) == 2
+    cache.invalidate("d")
+    assert cache.stats().bytes == 10
+    cache.clear()
+    assert cache.stats().bytes == 0
+
+
+def test_approx_size_counts_nested_answers_and_shared_objects_once() -> None:
+    from dataclasses import dataclass
+
+    from gateway.cache import approx_size
+
+    @dataclass(frozen=True)
+    class Result:
+        answer: str
+        citations: list[Answer]
+
+    text = "x" * 10_000
+    small = Result("short", [Answer(text="a")])
+    large = Result("long", [Answer(text=text), Answer(text=text + "y")])
+    assert approx_size(large) > 20_000 > approx_size(small)
+    shared = Answer(text=text)
+    assert approx_size(Result("s", [shared, shared])) < approx_size(large)
+
+
+def test_settings_budget_reaches_the_cache() -> None:
+    cache = ResponseCache[str].from_settings(CacheSettings(max_mb=0.001))
+    cache.put("k", "v" * 2000)  # ~2 kB > 1 kB budget
+    assert cache.get("k") is None
+    assert not ResponseCache[str].from_settings(CacheSettings(max_mb=0)).enabled

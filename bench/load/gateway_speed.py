@@ -50,6 +50,8 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--cache", nargs="+", default=["off", "on"], choices=["off", "on"])
+    parser.add_argument("--workers", type=int, default=1,
+                        help="uvicorn worker processes (each loads its own models); 2 uses both cores")
     parser.add_argument("--write-md", action="store_true")
     args = parser.parse_args()
     c = args.concurrency
@@ -70,7 +72,7 @@ def main() -> None:
             key = harness.create_key(data_dir)
             env = {"LADDER_PROVIDERS__OPENAI_BASE_URL": upstream.url,
                    "LADDER_CACHE__ENABLED": "true" if cache == "on" else "false"}
-            with harness.running(harness.Gateway(data_dir, env=env)) as gateway:
+            with harness.running(harness.Gateway(data_dir, env=env, workers=args.workers)) as gateway:
 
                 def run(mix: dict[str, float], clients: int, model: str | None = None,
                         url: str = gateway.url, key: str = key) -> workload.LevelResult:
@@ -98,14 +100,15 @@ def main() -> None:
                 notes.append(f"cache {cache}: server RSS after the runs {warm.rss_mb:.0f} MB (target ≤ 700), "
                              f"{warm.fds} open fds; answer cache hit rate at {c} clients: "
                              f"{'-' if hit is None else f'{100 * hit:.0f}%'}")
+    workers_text = "One uvicorn worker" if args.workers == 1 else f"{args.workers} uvicorn workers"
     lines = [
-        "## Gateway speed targets (issue: LLM gateway)",
+        f"## Gateway speed targets (issue: LLM gateway){'' if args.workers == 1 else f', {workers_text}'}",
         "",
         (f"Command: `python bench/load/gateway_speed.py --duration {args.duration:g} --warmup {args.warmup:g} "
-         f"--concurrency {c} --latency-ms {args.latency_ms:g} --seed {args.seed}"
-         f"{' --write-md' if args.write_md else ''}`"),
+         f"--concurrency {c} --latency-ms {args.latency_ms:g} --seed {args.seed} --cache {' '.join(args.cache)}"
+         f"{f' --workers {args.workers}' if args.workers != 1 else ''}{' --write-md' if args.write_md else ''}`"),
         "",
-        (f"Machine: {harness.machine()}. One uvicorn worker; the load generator runs on the same host. "
+        (f"Machine: {harness.machine()}. {workers_text}; the load generator runs on the same host. "
          f"Fake upstream: gateway.testing.fake_upstream, fixed {args.latency_ms:g} ms per reply."),
         "",
         ("| scenario | response cache | clients | req/s | p50 ms | p95 ms | p99 ms | errors | served by | target | "
@@ -117,7 +120,8 @@ def main() -> None:
     ]
     print("\n".join(lines))
     if args.write_md:
-        harness.write_section("gateway_speed.md", SECTION, "\n".join(lines))
+        section = SECTION if args.workers == 1 else f"{SECTION}-{args.workers}w"
+        harness.write_section("gateway_speed.md", section, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -103,6 +103,16 @@ def resolve_encoding(model: str | None) -> tuple[str, str]:
     return DEFAULT_ENCODING, f"approx:{DEFAULT_ENCODING}"
 
 
+# One request counts its rendered prompt twice (the budget reservation before the
+# provider call, the usage after it) and most chat messages are short repeats; the
+# prompt of a few thousand tokens costs ~1 ms to encode, a dictionary lookup nothing.
+# Small on purpose: only a request's own repeats matter, and a long soak must not see
+# the cache grow the process by more than a few MB of prompt text.
+@lru_cache(maxsize=256)
+def _count(text: str, encoding: str) -> int:
+    return count_tokens(text, encoding)
+
+
 class TokenCounter:
     """Counts tokens offline. Cheap to construct; ``warm_up()`` loads the BPE tables."""
 
@@ -112,7 +122,7 @@ class TokenCounter:
 
     def count_text(self, text: str, model: str | None = None) -> int:
         encoding, _ = resolve_encoding(model)
-        return count_tokens(text, encoding)
+        return _count(text, encoding)
 
     def count_messages(self, messages: Iterable[Message], model: str | None = None) -> int:
         """Prompt tokens of a chat request, framing overhead and reply priming included."""
@@ -124,7 +134,7 @@ class TokenCounter:
             for field, value in fields.items():
                 if value is None:
                     continue
-                total += count_tokens(_as_text(value), encoding)
+                total += _count(_as_text(value), encoding)
                 if field == "name":
                     total += TOKENS_PER_NAME
         return total + REPLY_PRIMING_TOKENS
