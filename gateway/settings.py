@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1, le=64)
+    # glibc malloc arenas per serving process (gateway/malloc_tuning.py): fewer arenas,
+    # flatter memory on a long-running server. MALLOC_ARENA_MAX in the environment wins.
+    malloc_arenas: int = Field(2, ge=1, le=64)
     data_dir: Path = PROJECT_ROOT / "var"
     corpus_paths: list[Path] = Field(default_factory=lambda: [PROJECT_ROOT / "corpus"])
     max_body_bytes: int = Field(256 * 1024, ge=1024)

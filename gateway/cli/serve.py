@@ -99,6 +99,9 @@ def serve(
 
     import uvicorn
 
+    from gateway.malloc_tuning import limit_arenas
+
+    limit_arenas(settings.malloc_arenas)  # before any thread exists; workers inherit the env
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
