@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol, get_args
 
 import numpy as np
@@ -27,6 +27,12 @@ from retrieval.index.store import LoadedIndex
 
 Mode = Literal["hybrid", "bm25", "dense"]
 FusionMethod = Literal["rrf", "weighted"]
+
+# Lowest scores the two retrievers can give, for theoretical min-max fusion: Okapi BM25
+# with rank_bm25's idf floor is >= 0 (bar a tiny corpus whose mean idf is negative,
+# which fusion.theoretical_min_max copes with); cosine is >= -1.
+BM25_FLOOR = 0.0
+COSINE_FLOOR = -1.0
 
 MAX_QUERY_CHARS = 10_000
 MAX_K = 1000
@@ -160,13 +166,29 @@ class HybridSearcher:
             ids, scores = reciprocal_rank_fusion([bm25, dense], k=self.config.rrf_k)
         else:
             alpha = self.config.alpha
-            ids, scores = weighted_fusion([bm25, dense], weights=[1.0 - alpha, alpha])
+            ids, scores = weighted_fusion(
+                [
+                    replace(bm25, floor=BM25_FLOOR, exact=lambda i: bm25_all[i]),
+                    replace(dense, floor=COSINE_FLOOR, exact=self._cosines(vector)),
+                ],
+                weights=[1.0 - alpha, alpha],
+                normalization=self.config.normalization,
+                missing=self.config.missing_score,
+            )
 
         keep = scores >= self.config.min_score
         ids, scores = ids[keep][:k], scores[keep][:k]
         return self._hits(ids, scores, bm25, bm25_all, dense, vector)
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _cosines(self, vector: np.ndarray | None) -> Callable[[np.ndarray], np.ndarray] | None:
+        """Exact cosine of any chunk with the query: what fusion gives a candidate that
+        BM25 found and the dense list did not (``missing_score="exact"``)."""
+        if vector is None:
+            return None
+        unit = vector / (float(np.linalg.norm(vector)) or 1.0)
+        return lambda ids: self.index.dense.vectors(ids) @ unit
 
     @staticmethod
     def _validate(query: str, k: int, mode: str, fusion: str | None) -> None:
