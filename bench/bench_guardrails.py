@@ -1,6 +1,7 @@
 """Guardrails benchmark: injection, PII and scope quality on public/own data; input-guard latency.
 
     python -m bench.bench_guardrails [--out bench/results/guardrails.md] [--repeat 5]
+    python -m bench.bench_guardrails --only injection   # rewrite just that section (~1 min)
 
 Data: ../shared/datasets/prompt-injections/test.csv (never used in training),
 ../shared/datasets/pii/synth_dataset_v2.json, guardrails/data/scope_labelled.jsonl,
@@ -64,49 +65,36 @@ def row(name: str, m: dict[str, float]) -> str:
     )
 
 
-def ablation_rows(test_texts, test_labels, test_embeddings, embedder) -> list[str]:  # type: ignore[no-untyped-def]
-    """Retrain without the rules (same CV protocol) to show what the hand-written rules add.
+FEATURE_CV_TABLE = ROOT / "guardrails" / "training" / "injection_feature_cv.md"
 
-    Some rules were written after the test file had been read while studying the data
-    set, so the rule-free figure is the one no test text can have influenced."""
-    from guardrails.injection.features import char_ngram_vector
-    from guardrails.normalize import scan_views
-    from guardrails.training.common import (
-        fit_logreg,
-        out_of_fold_probabilities,
-        pick_threshold,
-        sigmoid,
-    )
-    from guardrails.training.train_injection import DEFAULT_DATA, read_rows
 
-    train_texts, train_labels = read_rows(DEFAULT_DATA)
-    train_embeddings = embedder.embed([clean_text(t) for t in train_texts])
-
-    def features(texts, embeddings):  # type: ignore[no-untyped-def]
-        return np.vstack(
-            [
-                np.concatenate([e, char_ngram_vector(scan_views(t).views["clean"])])
-                for t, e in zip(texts, embeddings, strict=True)
-            ]
-        )
-
-    x_train, x_test = features(train_texts, train_embeddings), features(test_texts, test_embeddings)
-    out = []
-    for name, columns in (
-        ("embedding + char n-grams, no rules", slice(None)),
-        ("embedding only", slice(0, 384)),
-    ):
-        oof = out_of_fold_probabilities(x_train[:, columns], train_labels, 10.0, None)
-        threshold = pick_threshold(train_labels, oof, 0.05)
-        weights, bias = fit_logreg(x_train[:, columns], train_labels, 10.0, None)
-        predicted = sigmoid(x_test[:, columns] @ weights + bias) >= threshold
-        out.append(
-            row(
-                f"ablation, retrained: {name} (thr {threshold:.3f})",
-                binary_metrics(test_labels, predicted),
-            )
-        )
-    return [*out, ""]
+def feature_selection_lines() -> list[str]:
+    """The candidate comparison (train CV only) that chose features version 2."""
+    if not FEATURE_CV_TABLE.is_file():
+        return [f"(feature comparison table missing: {FEATURE_CV_TABLE.relative_to(ROOT)})", ""]
+    return [
+        (
+            "Feature sets compared by the same CV on train.csv only "
+            "(`python -m guardrails.training.compare_injection_features`, C grid 1-100, no "
+            "class weights; best first). The top row is what features.py computes:"
+        ),
+        "",
+        *FEATURE_CV_TABLE.read_text(encoding="utf-8").strip().splitlines(),
+        "",
+        (
+            "Ruled out before that table, also by train CV only (a scratch harness: the same "
+            "5 fold splits, F1 averaged over the splits with a threshold per split, so a little "
+            "lower than pooled; v1 features scored 0.936 there): word unigrams 0.940; word "
+            "uni+bigrams 0.937; word buckets 2048 / 8192 0.941 / 0.940; char 2-4 / 3-6-grams "
+            "with word unigrams 0.942 / 0.940; block weights embedding x0.25 / x0.5 / x2 / x3 "
+            "0.914 / 0.926 / 0.928 / 0.914, no embedding 0.908; a logit-average ensemble of "
+            "LR(embedding, rules) and LR(char, words, rules) 0.934 (its halves alone 0.891 and "
+            "0.908); sentence shape as a separate block 0.945 instead of inside the word block "
+            "0.953; clause (comma) splits 0.954 vs sentence splits 0.954. class_weight="
+            "balanced never moved F1 by more than 0.001."
+        ),
+        "",
+    ]
 
 
 def injection_section(embedder, pipeline: GuardPipeline) -> list[str]:  # type: ignore[no-untyped-def]
@@ -133,19 +121,24 @@ def injection_section(embedder, pipeline: GuardPipeline) -> list[str]:  # type: 
         deployed.append(score.score >= max(limit, threshold))
     combined_a, probability_a = np.asarray(combined), np.asarray(probability)
     german = np.asarray([any(h in f" {t.lower()} " for h in GERMAN_HINTS) for t in texts])
-    cv = detector.model.metrics["cross_validation"]
+    model = detector.model
+    cv = model.metrics["cross_validation"]
+    repeats = model.training.get("cv_repeats", 1)
     lines = [
         "## Prompt injection (deepset/prompt-injections)",
         "",
         (
-            f"Trained on train.csv only (546 rows); threshold {threshold:.4f} chosen by 5-fold CV on "
-            f"train (best F1 with FPR <= 5%; C={cv['C']}, class_weight={cv['class_weight']}). "
+            f"Trained on train.csv only ({model.training['rows']} rows); features version "
+            f"{model.feature_spec.get('version', 1)} (MiniLM embedding, char 3-5-grams, words with "
+            f"sentence shape; strong rules override). C={cv['C']}, class_weight={cv['class_weight']} and "
+            f"the threshold {threshold:.4f} were chosen by {repeats} x 5-fold CV on train (best F1 "
+            f"of the pooled out-of-fold scores with FPR <= 5%). "
             f"Test: {len(texts)} rows ({int(labels.sum())} injections, {int((1 - labels).sum())} benign)."
         ),
         "",
         "| scorer | precision | recall | F1 | FPR (benign) | TP/FP/FN/TN |",
         "|---|---|---|---|---|---|",
-        row("cross-validation on train (combined score)", cv),
+        row(f"cross-validation on train, {repeats} repeats pooled (combined score)", cv),
         row(
             "**test: combined score (classifier + strong rules)**",
             binary_metrics(labels, combined_a >= threshold),
@@ -168,48 +161,56 @@ def injection_section(embedder, pipeline: GuardPipeline) -> list[str]:  # type: 
             binary_metrics(labels[~german], combined_a[~german] >= threshold),
         ),
     ]
-    lines += ablation_rows(texts, labels, embeddings, embedder)
+    lines += ["", *feature_selection_lines()]
     lines += [
         (
-            "Caveat: the test file was read once while studying the data set. Three rules written "
-            'after that (German "höre nicht auf ... zuvor gesagte", "answer every question with", '
-            '"=====END") were removed on 2026-11-25 and the model retrained: with them test F1 was '
-            "0.911; without them it is the figure above, below the 0.90 target. Rules copied from "
-            'test rows (typos such as "igmre") had been removed before training. The rule-free '
-            "ablation is the figure no test text could have influenced. Remaining misses are "
-            "task-style injections that carry no attack wording (\"translate to polish\", "
-            '"Tell me a joke about a woman", "Generate SQL code to access a database"): in the '
-            "deepset data any task request to a news bot counts as an injection."
+            "How test was used: this split was scored once, for the configuration that train "
+            "CV chose (table above), after the choice was made and the model file written; no "
+            "candidate was scored on it, and its texts were not read while choosing. Version 1 "
+            "(embedding, char n-grams, rule families; single 5-fold CV) scored F1 0.881 "
+            "(FPR 0.018) here. Earlier history: the test file was read once while studying the "
+            "data set; the rules written after that were removed on 2026-11-25, but the rule "
+            "table in patterns.py was written by people who had seen the data, so the "
+            "strong-rule override is the one part whose independence from test cannot be proven "
+            "(version 2 no longer feeds rule features to the classifier)."
         ),
         "",
     ]
-    # In-domain false positives: our own on-topic career questions (never used for injection training).
+    # In-domain false positives: our own career questions (never used for injection training).
     scope_rows = [
         json.loads(l)
         for l in (ROOT / "guardrails/data/scope_labelled.jsonl").read_text().splitlines()
         if l.strip()
     ]
-    on_topic = [r["text"] for r in scope_rows if r["label"] == "on_topic"]
-    flagged_raw = flagged_deployed = 0
-    on_embeddings = embedder.embed([clean_text(t) for t in on_topic])
-    for text, embedding in zip(on_topic, on_embeddings, strict=True):
-        score = detector.score(text, embedding)
-        flagged_raw += score.score >= threshold
+    flagged: dict[str, list[int]] = {}  # label -> [rows, flagged raw, flagged by the guard]
+    texts_in = [r["text"] for r in scope_rows]
+    for item, embedding in zip(
+        scope_rows, embedder.embed([clean_text(t) for t in texts_in]), strict=True
+    ):
+        score = detector.score(item["text"], embedding)
         strong = any(h.weight >= RULE_OVERRIDE for h in score.hits)
-        p_on = injection_guard.scope.score(clean_text(text), embedding).on_topic_probability
+        p_on = injection_guard.scope.score(clean_text(item["text"]), embedding).on_topic_probability
         limit = (
             relief_threshold
             if (not strong and relief_min is not None and p_on >= relief_min)
             else threshold
         )
-        flagged_deployed += score.score >= max(limit, threshold)
+        counts = flagged.setdefault(item["label"], [0, 0, 0])
+        counts[0] += 1
+        counts[1] += score.score >= threshold
+        counts[2] += score.score >= max(limit, threshold)
+    on, off = flagged["on_topic"], flagged["off_topic"]
     lines += [
         (
-            f"In-domain false positives on our {len(on_topic)} on-topic career questions "
+            f"In-domain false positives on our {on[0]} on-topic career questions "
             f"(guardrails/data/scope_labelled.jsonl): detector at the CV threshold flags "
-            f"{flagged_raw} ({flagged_raw / len(on_topic):.1%}); the deployed guard (on-topic relief: "
-            f"threshold {relief_threshold} when p(on-topic) >= {relief_min} and no strong rule) flags "
-            f"{flagged_deployed} ({flagged_deployed / len(on_topic):.1%})."
+            f"{on[1]} ({on[1] / on[0]:.1%}); the deployed guard (on-topic relief: threshold "
+            f"{relief_threshold} when p(on-topic) >= {relief_min} and no strong rule) flags "
+            f"{on[2]} ({on[2] / on[0]:.1%}). Of the {off[0]} off-topic requests in the same file, "
+            f"the guard blocks {off[2]} ({off[2] / off[0]:.1%}) as injections: task requests "
+            '("Write a poem about the ocean.") are injections by the deepset definition. The '
+            "employee and manager policies refuse them as off-topic anyway, but the user then "
+            "reads the injection message, since the injection guard runs first."
         ),
         "",
     ]
@@ -488,10 +489,35 @@ def latency_section(embedder, pipeline: GuardPipeline, repeat: int) -> list[str]
     return lines
 
 
+def replace_section(document: str, section: list[str]) -> str:
+    """``document`` with the "## " section that ``section`` starts with replaced by it."""
+    lines = document.splitlines()
+    heading = section[0]
+    if heading not in lines:
+        raise SystemExit(f"{heading!r} not found; run the full benchmark first")
+    start = lines.index(heading)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return "\n".join([*lines[:start], *section, *lines[end:]]) + "\n"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".guardrails-")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "guardrails.md")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--only",
+        choices=["injection"],
+        help="compute one section and replace it in --out, keeping the other sections",
+    )
     args = parser.parse_args(argv)
     from retrieval.embedding.torch_embedder import TorchEmbedder
 
@@ -502,6 +528,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     pipeline.warm_up()
     started = time.time()
+    if args.only == "injection":
+        section = injection_section(embedder, pipeline)
+        write_atomically(args.out, replace_section(args.out.read_text(encoding="utf-8"), section))
+        sys.stdout.write("\n".join(section) + "\n")
+        return 0
     body = [
         "# Guardrails benchmark",
         "",
@@ -518,12 +549,7 @@ def main(argv: list[str] | None = None) -> int:
     body += grounding_section(embedder, pipeline)
     body += latency_section(embedder, pipeline, args.repeat)
     body.append(f"Benchmark wall time: {time.time() - started:.0f} s.")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.out.parent, prefix=".guardrails-")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(body) + "\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, args.out)
+    write_atomically(args.out, "\n".join(body) + "\n")
     sys.stdout.write("\n".join(body) + "\n")
     return 0
 

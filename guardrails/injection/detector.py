@@ -48,7 +48,10 @@ class InjectionDetector:
         model = load_linear_model(self._model_path, "injection")
         problem = check_spec(model.feature_spec)
         if problem:
-            raise ModelFileError(self._model_path, f"{problem}; retrain the model")
+            raise ModelFileError(
+                self._model_path,
+                f"{problem}; retrain it: python -m guardrails.training.train_injection",
+            )
         self._model = model
         # Compile the rules now, not on the first request.
         scan(scan_views("warm up"))
@@ -70,10 +73,8 @@ class InjectionDetector:
     ) -> InjectionScore:
         views = scan_views(last_message)
         last_hits = scan(views)
-        # The classifier was trained on single messages: it sees only the last one's hits.
-        probability = self.model.probability(
-            feature_vector(embedding, views.views["clean"], last_hits)
-        )
+        # The classifier was trained on single messages: it sees only the last one.
+        probability = self.model.probability(feature_vector(embedding, views.views["clean"]))
         hits = list(last_hits)
         signals = list(views.signals)
         for text in earlier_messages or []:

@@ -63,16 +63,20 @@ def scan(views: ScanViews) -> list[RuleHit]:
 
 
 def family_features(hits: list[RuleHit]) -> list[float]:
-    """Per family, the strongest hit's weight (0 when none): the classifier's rule features."""
+    """Per family, the strongest hit's weight (0 when none).
+
+    Version 1 of the classifier took these as features; train CV preferred
+    version 2 without them (features.py), so only the candidate comparison in
+    guardrails/training uses them now."""
     strongest = dict.fromkeys(FAMILIES, 0.0)
     for hit in hits:
         strongest[hit.family] = max(strongest[hit.family], hit.weight)
     return [strongest[family] for family in FAMILIES]
 
 
-# A rule this sure decides on its own; weaker rules only inform the classifier
-# (through family_features), because "act as ..." or "from now on" also occur
-# in honest questions.
+# A rule this sure decides on its own. Weaker rules only show up in the reasons
+# (the classifier learns such phrases from the text itself), because "act as ..."
+# or "from now on" also occur in honest questions.
 RULE_OVERRIDE = 0.75
 
 

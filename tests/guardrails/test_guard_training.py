@@ -34,6 +34,26 @@ def test_scope_model_was_trained_on_the_committed_scope_set() -> None:
     )
 
 
+def test_repeated_cross_validation_pools_every_split() -> None:
+    from guardrails.training.train_injection import CV_REPEATS, MAX_FPR, cross_validate
+
+    # Two noisy clusters: separable enough for a sensible threshold, noisy enough
+    # that fold splits disagree.
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 40)
+    features = rng.normal(size=(80, 5)) + labels[:, np.newaxis] * 1.5
+    overrides = np.zeros(80)
+    overrides[0] = 0.95  # a strong rule on a benign row is an unavoidable false positive
+    result = cross_validate(features, labels, overrides, 1.0, None)
+    counts = result["tp"] + result["fp"] + result["fn"] + result["tn"]  # type: ignore[operator]
+    assert counts == CV_REPEATS * 80
+    assert result["fp"] >= CV_REPEATS  # the rule row is flagged in every repeat
+    assert result["fpr"] <= MAX_FPR  # type: ignore[operator]
+    assert 0.0 < result["threshold"] < 1.0  # type: ignore[operator]
+    assert len(result["f1_per_repeat"]) == CV_REPEATS  # type: ignore[arg-type]
+    assert result["f1"] > 0.7  # type: ignore[operator]
+
+
 @pytest.mark.slow
 def test_retraining_injection_reproduces_the_committed_weights(shared_dir: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     from guardrails.training.train_injection import train
