@@ -85,6 +85,21 @@ class OutputOutcome:
     removed_sentences: list[str] = field(default_factory=list)
 
 
+def _plain_task_as_off_topic(
+    stop: tuple[str, GuardResult] | None, stops: dict[str, tuple[str, GuardResult]]
+) -> tuple[str, GuardResult] | None:
+    """An off-topic command ("Write a poem about cats.") scores as an injection on the
+    classifier alone: its training data counts every task request to a bot as one. When
+    no attack rule and no obfuscation fired and the scope guard refuses it too, the user
+    reads the off-topic refusal (with what ladder can answer) instead of an accusation.
+    The request is stopped either way; both verdicts stay in the response."""
+    if stop is None or "injection" not in stops or "scope" not in stops or stop[1] is not stops["injection"][1]:
+        return stop
+    if any(r.startswith(("rule:", "obfuscation:")) for r in stops["injection"][1].reasons):
+        return stop
+    return stops["scope"]
+
+
 def _validate_messages(messages: Any) -> list[dict[str, str]]:
     if not isinstance(messages, list) or not messages:
         raise GuardInputError("messages must be a non-empty list of {role, content} objects")
@@ -206,6 +221,7 @@ class GuardPipeline:
             context.query_embedding = np.asarray(query_embedding, dtype=np.float32).reshape(-1)
         verdicts: list[Verdict] = []
         stop: tuple[str, GuardResult] | None = None
+        stops: dict[str, tuple[str, GuardResult]] = {}
         embedding_ms = 0.0
         for guard in self.input_guards:
             config = getattr(policy.input, guard.name)
@@ -214,6 +230,8 @@ class GuardPipeline:
             had_embedding = context.query_embedding is not None
             started = time.perf_counter()
             result = guard.check(context, config, config.action in ("redact", "remove"))
+            if result.triggered and config.action in _STOPPING:
+                stops[guard.name] = (config.action, result)
             elapsed = (time.perf_counter() - started) * 1000
             if not had_embedding and context.query_embedding is not None:
                 # Report the shared embedding separately: it is the gateway's cost, not a guard's.
@@ -224,6 +242,7 @@ class GuardPipeline:
                 stop = (config.action, result)
                 if guard.name == "limits":
                     break  # do not scan or embed an oversized request
+        stop = _plain_task_as_off_topic(stop, stops)
         return InputOutcome(
             verdicts=verdicts,
             blocked=stop is not None and stop[0] == "block",
