@@ -2,6 +2,7 @@
 
     python -m bench.bench_guardrails [--out bench/results/guardrails.md] [--repeat 5]
     python -m bench.bench_guardrails --only injection   # rewrite just that section (~1 min)
+    python -m bench.bench_guardrails --only latency     # input-guard latency section only
 
 Data: ../shared/datasets/prompt-injections/test.csv (never used in training),
 ../shared/datasets/pii/synth_dataset_v2.json, guardrails/data/scope_labelled.jsonl,
@@ -515,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument(
         "--only",
-        choices=["injection"],
+        choices=["injection", "latency"],
         help="compute one section and replace it in --out, keeping the other sections",
     )
     args = parser.parse_args(argv)
@@ -528,8 +529,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     pipeline.warm_up()
     started = time.time()
-    if args.only == "injection":
-        section = injection_section(embedder, pipeline)
+    if args.only is not None:
+        if args.only == "injection":
+            section = injection_section(embedder, pipeline)
+        else:
+            section = latency_section(embedder, pipeline, args.repeat)
         write_atomically(args.out, replace_section(args.out.read_text(encoding="utf-8"), section))
         sys.stdout.write("\n".join(section) + "\n")
         return 0
