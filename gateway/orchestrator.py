@@ -155,10 +155,13 @@ class Orchestrator:
 
         catalog = s.snapshot.catalog
 
+        planned: list[QueryPlan] = []
+
         def search_text(redacted: list[dict[str, str]], retrieval_query: str) -> str:
-            # The query retrieval will embed, planned exactly as below, so the guard's
-            # model call embeds it too (see InputContext.companion).
-            return plan_query(redacted, catalog, request.role, last_query=retrieval_query).query
+            # The query retrieval will embed, so the guard's model call embeds it too (see
+            # InputContext.companion). Redaction is done by then: the plan is kept as is.
+            planned.append(plan_query(redacted, catalog, request.role, last_query=retrieval_query))
+            return planned[-1].query
 
         with s.telemetry.stage("input_guards", **{"ladder.audience": request.audience}) as span:
             guards_started = time.time_ns()
@@ -182,7 +185,7 @@ class Orchestrator:
             )
             return prepared
 
-        prepared.plan = plan_query(
+        prepared.plan = planned[-1] if planned else plan_query(
             prepared.redacted_messages, catalog, request.role, last_query=outcome.retrieval_query
         )
         if prepared.plan.unknown_role:
