@@ -158,10 +158,11 @@ class Orchestrator:
         planned: list[QueryPlan] = []
 
         def search_text(redacted: list[dict[str, str]], retrieval_query: str) -> str:
-            # The query retrieval will embed, so the guard's model call embeds it too (see
-            # InputContext.companion). Redaction is done by then: the plan is kept as is.
+            # The text retrieval will embed, so the guard's model call embeds it too when it
+            # differs from the guard's own (see InputContext.companion). Redaction is done
+            # by then: the plan is kept as is.
             planned.append(plan_query(redacted, catalog, request.role, last_query=retrieval_query))
-            return planned[-1].query
+            return planned[-1].vector_text
 
         with s.telemetry.stage("input_guards", **{"ladder.audience": request.audience}) as span:
             guards_started = time.time_ns()
@@ -175,6 +176,9 @@ class Orchestrator:
                 )
             )
             s.telemetry.guards(span, outcome.verdicts, guards_started, embedding_ms=outcome.embedding_ms)
+            if outcome.embedded_text is not None:
+                # 1, or 2 when retrieval's text differed and rode along in the same model call.
+                span.set_attribute("ladder.guards.embedded_texts", 1 + (outcome.companion_text is not None))
         prepared.input_outcome = outcome
         prepared.verdicts.extend(outcome.verdicts)
         prepared.redacted_messages = outcome.redacted_messages
@@ -233,7 +237,7 @@ class Orchestrator:
         assert plan is not None
         snapshot = s.snapshot
         k = prepared.request.top_k or s.settings.retrieval.top_k
-        vector = _shared_vector(outcome, plan.query)
+        vector = _shared_vector(outcome, plan.vector_text)
         filters = {"role": plan.roles} if plan.roles else None
         attrs = {
             "gen_ai.operation.name": "retrieval",
@@ -243,16 +247,27 @@ class Orchestrator:
             "ladder.retrieval.follow_up": plan.follow_up,
         }
         steps: list[tuple[str, int, int]] = []
-        with s.telemetry.stage("retrieval", **attrs) as span:
-            hits: list[Hit] = await anyio.to_thread.run_sync(
-                lambda: snapshot.searcher.search(
-                    plan.query, k=2 * k, filters=filters, query_vector=vector,
-                    on_step=lambda *step: steps.append(step),
-                )
+        def search() -> list[Hit]:
+            query_vector = vector
+            if query_vector is None and plan.vector_text != plan.query:
+                # The guards embedded nothing (a policy without model-based checks): embed
+                # the plan's vector text here; the searcher would embed its BM25 query.
+                started = time.time_ns()
+                query_vector = snapshot.searcher.embed_query(plan.vector_text)
+                steps.append(("embed", started, time.time_ns()))
+
+            def observe(name: str, start: int, end: int) -> None:
+                if name != "embed" or query_vector is None:  # a given vector was not embedded
+                    steps.append((name, start, end))
+
+            return snapshot.searcher.search(
+                plan.query, k=2 * k, filters=filters, query_vector=query_vector, on_step=observe,
             )
-            for name, start, end in steps:  # bm25, embed, dense, fusion
-                if name != "embed" or vector is None:  # a reused vector was not embedded here
-                    s.telemetry.step(f"retrieval.{name}", start, end)
+
+        with s.telemetry.stage("retrieval", **attrs) as span:
+            hits: list[Hit] = await anyio.to_thread.run_sync(search)
+            for name, start, end in steps:  # bm25, embed (unless reused), dense, fusion
+                s.telemetry.step(f"retrieval.{name}", start, end)
             span.set_attribute("ladder.retrieval.query_vector_reused", vector is not None)
             hits = _rerank(hits, prefer_own=not plan.roles)[:k]
             if s.telemetry.capture_content:

@@ -54,6 +54,12 @@ class QueryPlan:
     follow_up: bool
     unknown_role: str | None = None  # a job title the question names that has no blueprint
     focus: str = ""  # what the answer should address: the latest question when it stands alone
+    # What the dense retriever embeds. The question as asked when the plan only moved role
+    # names into a filter: the input guards embed exactly that text, so the request needs
+    # one model call, and on the golden set the role-stripped text ranked no better for
+    # the dense side (the names matter to BM25's term counts, not to a sentence vector).
+    # Follow-ups and expanded questions embed the rewritten query, which says more.
+    vector_text: str = ""
 
 
 def _terms(text: str) -> int:
@@ -112,10 +118,13 @@ def plan_query(
         asks = catalog.strip_mentions(question) if named else question
         standalone = _terms(asks) >= _MIN_TERMS and not _REFERENCE.search(question)
         focus = own if standalone else query
-        return QueryPlan(query=_expand(query), roles=roles, follow_up=True, focus=_expand(focus))
+        expanded = _expand(query)
+        return QueryPlan(query=expanded, roles=roles, follow_up=True, focus=_expand(focus),
+                         vector_text=expanded)
 
     roles = [explicit_role] if explicit_role else named
     query = _without_roles(question, catalog) if roles else question
     unknown = None if roles else catalog.unknown_title(question)
-    return QueryPlan(query=_expand(query), roles=roles, follow_up=False, unknown_role=unknown,
-                     focus=_expand(query))
+    expanded = _expand(query)
+    return QueryPlan(query=expanded, roles=roles, follow_up=False, unknown_role=unknown,
+                     focus=expanded, vector_text=expanded if expanded != query else question)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -55,6 +56,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     parser.add_argument("--gil", action="store_true", help="only sample threads holding the GIL")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--upstream-ms", type=float, default=None,
+                        help="route chat through the openai provider (alias ladder-chat) to the fake "
+                             "upstream answering after this many ms; response cache off")
     args = parser.parse_args()
     if shutil.which("py-spy") is None:
         sys.exit("py-spy is not installed: pip install py-spy")
@@ -62,9 +66,17 @@ def main() -> None:
     data_dir = harness.scratch_data_dir("profile")
     key = harness.create_key(data_dir)
     out = harness.OUT / f"profile-{'-'.join(args.kinds)}-c{args.concurrency}.txt"
-    with harness.running(harness.Gateway(data_dir)) as gateway:
+    with contextlib.ExitStack() as stack:
+        env: dict[str, str] = {}
+        model = None
+        if args.upstream_ms is not None:
+            upstream = stack.enter_context(harness.running(harness.FakeUpstream(
+                harness.free_port(), args.upstream_ms, harness.OUT / "profile-fake.log")))
+            env = {"LADDER_PROVIDERS__OPENAI_BASE_URL": upstream.url, "LADDER_CACHE__ENABLED": "false"}
+            model = "ladder-chat"
+        gateway = stack.enter_context(harness.running(harness.Gateway(data_dir, env=env)))
         asyncio.run(workload.run_level(gateway.url, key, concurrency=args.concurrency, duration_s=3,
-                                       warmup_s=0, mix=mix))
+                                       warmup_s=0, mix=mix, model=model))
         command = ["py-spy", "record", "--pid", str(gateway.pid), "--format", "raw", "--output", str(out),
                    "--rate", str(args.rate), "--duration", str(int(args.duration)), "--nonblocking"]
         if args.gil:
@@ -72,7 +84,7 @@ def main() -> None:
         spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         result = asyncio.run(workload.run_level(
             gateway.url, key, concurrency=args.concurrency, duration_s=args.duration, warmup_s=0.5,
-            mix=mix, repeat_share=args.repeat_share))
+            mix=mix, repeat_share=args.repeat_share, model=model))
         spy.wait(timeout=args.duration + 60)
     print(f"load avg {harness.load_average()}; {result.count} requests, {result.throughput:.1f} req/s, "
           f"p50 {result.percentile_ms(50):.1f} ms")

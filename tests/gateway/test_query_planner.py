@@ -30,6 +30,20 @@ def test_a_named_role_becomes_a_filter_and_leaves_the_query(catalog: RoleCatalog
     assert "inference availability" in plan.query
 
 
+def test_dense_side_embeds_the_question_as_asked_unless_the_plan_rewrote_it(catalog: RoleCatalog) -> None:
+    # Only the role moved into a filter: the dense retriever embeds the question itself,
+    # the same text the input guards embed, so the request needs one model call.
+    plain = plan_query(_turns(FIRST), catalog)
+    assert plain.vector_text == FIRST
+    assert plain.query != FIRST
+    # Section words added or an earlier turn folded in: the rewritten query says more.
+    expanded = plan_query(_turns("What comes after a Staff Applied AI Engineer?"), catalog)
+    assert expanded.query.startswith("next likely roles")
+    assert expanded.vector_text == expanded.query
+    follow = plan_query(_turns(FIRST, "and for the AI Platform Lead?"), catalog)
+    assert follow.vector_text == follow.query
+
+
 def test_follow_up_naming_only_a_role_keeps_the_earlier_question_as_focus(catalog: RoleCatalog) -> None:
     plan = plan_query(_turns(FIRST, "and for the AI Platform Lead?"), catalog)
     assert plan.follow_up is True

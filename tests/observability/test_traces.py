@@ -136,6 +136,22 @@ def test_planned_query_is_embedded_by_the_input_guards_call(gateway: Gateway) ->
     retrieval = _by_name(spans, "ladder.retrieval")
     assert retrieval.attributes["ladder.retrieval.query_vector_reused"] is True
     assert "ladder.retrieval.embed" not in [s.name for s in _children(spans, retrieval)]
+    assert _by_name(spans, "ladder.input_guards").attributes["ladder.guards.embedded_texts"] == 2
+
+
+def test_plain_role_question_needs_one_model_call(gateway: Gateway) -> None:
+    # The planner only moves the role into a filter: retrieval embeds the question as
+    # asked, which the input guards embedded already; nothing else is embedded.
+    with gateway.client() as client:
+        response = client.post(
+            "/v1/answers", json={"question": "Which KPIs does a Senior ML Engineer own for model quality?"})
+    assert response.status_code == 200, response.text
+    spans = gateway.trace(response.json()["trace_id"])
+    retrieval = _by_name(spans, "ladder.retrieval")
+    assert retrieval.attributes["ladder.retrieval.query_vector_reused"] is True
+    assert "ladder.retrieval.embed" not in [s.name for s in _children(spans, retrieval)]
+    guards = _by_name(spans, "ladder.input_guards")
+    assert guards.attributes["ladder.guards.embedded_texts"] == 1
 
 
 def test_chat_completion_span_tree(gateway: Gateway) -> None:
