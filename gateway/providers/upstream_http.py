@@ -23,6 +23,8 @@ from typing import Any, Protocol
 
 import aiohttp
 import httpx
+from aiohttp.helpers import get_env_proxy_for_url
+from yarl import URL
 
 from gateway.providers.errors import ProviderConnectionError, ProviderProtocolError, ProviderTimeout
 
@@ -30,6 +32,12 @@ from gateway.providers.errors import ProviderConnectionError, ProviderProtocolEr
 # bounds memory per stream while leaving room for any realistic delta.
 MAX_EVENT_BYTES = 1 << 20
 DEFAULT_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class _Proxy:
+    url: URL | None
+    auth: aiohttp.BasicAuth | None
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,7 @@ class AiohttpTransport:
         self._session = session
         self._owns = session is None
         self._max = max_connections
+        self._proxies: dict[tuple[str, str | None, int | None], _Proxy] = {}
 
     async def start(self) -> None:
         if self._session is None:
@@ -129,9 +138,25 @@ class AiohttpTransport:
                 # A default timeout always applies; each call passes its own.
                 timeout=aiohttp.ClientTimeout(total=DEFAULT_TIMEOUT_S),
                 read_bufsize=MAX_EVENT_BYTES,
-                # httpx honours HTTP(S)_PROXY / NO_PROXY by default; keep that behaviour.
-                trust_env=True,
+                # Proxies come from _proxy_for, not trust_env: see there.
+                trust_env=False,
             )
+
+    def _proxy_for(self, url: str) -> _Proxy:
+        """HTTP(S)_PROXY / NO_PROXY for ``url``'s origin, as httpx would honour them.
+
+        aiohttp's ``trust_env`` re-reads the environment and ~/.netrc on every request
+        (≈ 3% of the gateway's GIL time at 16 clients, py-spy); the environment of a
+        running service does not change, so each origin is looked up once. ~/.netrc
+        credentials are not used: upstream auth is the configured API key."""
+        parsed = URL(url)
+        origin = (parsed.scheme, parsed.host, parsed.port)
+        if origin not in self._proxies:
+            try:
+                self._proxies[origin] = _Proxy(*get_env_proxy_for_url(parsed))
+            except LookupError:  # no proxy configured for this scheme, or NO_PROXY matches
+                self._proxies[origin] = _Proxy(None, None)
+        return self._proxies[origin]
 
     async def close(self) -> None:
         if self._session is not None and self._owns:
@@ -149,7 +174,8 @@ class AiohttpTransport:
     async def post(self, url: str, body: dict[str, Any], headers: dict[str, str], *, timeout: float) -> UpstreamReply:
         session = self._live()
         with _translated_aiohttp(self._provider):
-            async with session.post(url, json=body, headers=headers,
+            proxy = self._proxy_for(url)
+            async with session.post(url, json=body, headers=headers, proxy=proxy.url, proxy_auth=proxy.auth,
                                     timeout=aiohttp.ClientTimeout(total=timeout)) as response:
                 return UpstreamReply(response.status, response.headers, await response.read())
 
@@ -162,7 +188,9 @@ class AiohttpTransport:
         # events keep arriving; silence for ``timeout`` seconds is not.
         limits = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
         with _translated_aiohttp(self._provider):
-            async with session.post(url, json=body, headers=headers, timeout=limits) as response:
+            proxy = self._proxy_for(url)
+            async with session.post(url, json=body, headers=headers, timeout=limits,
+                                    proxy=proxy.url, proxy_auth=proxy.auth) as response:
                 yield _AiohttpStream(response, self._provider)
 
 

@@ -199,3 +199,35 @@ async def test_httpx_mock_transport_injection() -> None:
 def test_unknown_client_type_is_refused() -> None:
     with pytest.raises(TypeError, match="aiohttp.ClientSession or httpx.AsyncClient"):
         OpenAICompatibleProvider("up", base_url="http://127.0.0.1:9/v1", client=object())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+async def test_aiohttp_honours_proxy_environment(upstream, monkeypatch, streaming: bool) -> None:
+    # The fake upstream stands in for the proxy: the upstream's own host does not resolve,
+    # so an answer proves the request went through HTTP_PROXY.
+    _, url = upstream
+    proxy = url.removesuffix("/v1")
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    provider = OpenAICompatibleProvider("up", base_url="http://llm.internal.invalid/v1")
+    await provider.start()
+    try:
+        if streaming:
+            assert "".join(d.text for d in await _collect(provider)) == EXPECTED
+        else:
+            assert (await provider.complete(REQUEST, timeout=5)).text == EXPECTED
+    finally:
+        await provider.close()
+
+
+async def test_aiohttp_no_proxy_bypasses_the_proxy(upstream, monkeypatch) -> None:
+    _, url = upstream
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    provider = OpenAICompatibleProvider("up", base_url=url)
+    await provider.start()
+    try:
+        assert (await provider.complete(REQUEST, timeout=5)).text == EXPECTED
+    finally:
+        await provider.close()
