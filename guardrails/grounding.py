@@ -26,7 +26,15 @@ import numpy as np
 from guardrails.base import GuardResult, Stage
 from guardrails.context import OutputContext, SourceChunk
 from guardrails.policy import CitationsConfig, GroundingConfig
-from guardrails.text import Sentence, content_words, keep_sentences, numbers, split_sentences
+from guardrails.text import (
+    Sentence,
+    content_words,
+    keep_sentences,
+    numbers,
+    source_numbers,
+    source_words,
+    split_sentences,
+)
 
 # [1], [2, 3], [1][3]; or a chunk id (16 hex characters) in brackets.
 _MARKER = re.compile(r"\[(\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*|[0-9a-f]{16})\]")
@@ -201,10 +209,10 @@ def _borrowed(sentences: list[Sentence], own: list[list[str]], index: int) -> li
 def _lexical(plain: str, chunk: SourceChunk) -> float | None:
     """Share of the sentence's content words in the chunk; None when it states a
     number the chunk does not contain."""
-    if numbers(plain) - numbers(chunk.text):
+    if numbers(plain) - source_numbers(chunk.text):
         return None
     words = set(content_words(plain))
-    return len(words & set(content_words(chunk.text))) / len(words) if words else 0.0
+    return len(words & source_words(chunk.text)) / len(words) if words else 0.0
 
 
 def _lexical_bound(

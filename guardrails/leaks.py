@@ -10,7 +10,7 @@ from guardrails.context import OutputContext
 from guardrails.pii.detector import detect_pii
 from guardrails.pii.redactor import canonical
 from guardrails.policy import PiiLeakConfig, SecretLeakConfig, SystemPromptLeakConfig
-from guardrails.text import keep_sentences, split_sentences, word_ngrams
+from guardrails.text import keep_sentences, source_ngrams, split_sentences, word_ngrams
 
 SECRET_PLACEHOLDER = "[REDACTED_SECRET]"
 # Shapes of credentials that must never appear in an answer, whoever's they are.
@@ -111,7 +111,7 @@ class SystemPromptLeakGuard:
             return GuardResult(False, 0.0, float(n), ["no_system_prompt"])
         protected = word_ngrams(context.system_prompt, n)
         for chunk in context.chunks:
-            protected -= word_ngrams(chunk.text, n)
+            protected -= source_ngrams(chunk.text, n)
         answer_ngrams = word_ngrams(context.text, n)
         shared = answer_ngrams & protected
         score = len(shared) / len(answer_ngrams) if answer_ngrams else 0.0

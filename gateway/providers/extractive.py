@@ -8,6 +8,7 @@ same question and passages always give the same answer.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -51,6 +52,7 @@ _SUPERLATIVE = re.compile(
     r"\b(highest|largest|most|biggest|top|leads|lowest|smallest|least)\b", re.IGNORECASE
 )
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_TERMS_CACHE_SIZE = 8192  # analyzed sentences and paths; a few MB at most
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"“])")
 _ITEM = re.compile(r"^(\s*)- (.*)$")
 
@@ -173,6 +175,10 @@ class ExtractiveProvider:
         self._analyzer = Analyzer()
         # The analyzer drops stop words and stems; so the noise list is compared stemmed.
         self._noise = frozenset(self._analyzer.tokenize(_QUESTION_NOISE_WORDS))
+        # Passages come from a fixed index, so the same sentences and section paths are
+        # analyzed request after request: stemming them was ~5% of the server's GIL time
+        # under load (py-spy). Bounded; thread-safe; frozensets, so callers cannot alter them.
+        self._terms_of = functools.lru_cache(maxsize=_TERMS_CACHE_SIZE)(self._analyzed)
 
     async def start(self) -> None:
         return None
@@ -184,11 +190,14 @@ class ExtractiveProvider:
         return True
 
     # -- composition -----------------------------------------------------------------------
+    def _analyzed(self, text: str) -> frozenset[str]:
+        return frozenset(self._analyzer.tokenize(text))
+
     def _units(self, passages: list[Passage]) -> list[_Unit]:
         units: list[_Unit] = []
         for passage in passages:
             path_parts = passage.section_path.split(" › ")
-            path_terms = frozenset(self._analyzer.tokenize(" ".join(path_parts[1:])))
+            path_terms = self._terms_of(" ".join(path_parts[1:]))
             if passage.kind == "table_row" and passage.cells:
                 pieces = [_row_sentence(passage.cells)]
             else:
@@ -201,7 +210,7 @@ class ExtractiveProvider:
                         pieces.extend(s for s in _SENTENCE.split(line.strip()) if s)
             for piece in pieces:
                 units.append(
-                    _Unit(passage, piece, len(units), frozenset(self._analyzer.tokenize(piece)), path_terms)
+                    _Unit(passage, piece, len(units), self._terms_of(piece), path_terms)
                 )
         return units
 
