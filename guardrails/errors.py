@@ -3,7 +3,8 @@
 GuardrailError
  ├── PolicyError        a policy file is missing or invalid (start-up; names file and field)
  ├── ModelFileError     a bundled model file is missing, corrupt or does not match its feature spec
- └── GuardInputError    the caller passed something the pipeline cannot check (developer mistake)
+ ├── GuardInputError    the caller passed something the pipeline cannot check (developer mistake)
+ └── ModelNeeded        a check run with ``allow_model=False`` needed the embedding model
 
 A guard that *fires* is not an error: it is a ``Verdict`` with ``triggered=True``.
 """
@@ -33,3 +34,10 @@ class ModelFileError(GuardrailError):
 
 class GuardInputError(GuardrailError):
     """Bad arguments to the pipeline (unknown audience, malformed messages)."""
+
+
+class ModelNeeded(GuardrailError):
+    """An output check run with ``allow_model=False`` reached the embedding model.
+
+    Not a failure: the caller runs the check again where a model call may block (a
+    worker thread instead of the event loop). Nothing was changed by the first run."""

@@ -27,7 +27,7 @@ from pydantic import SecretStr
 
 from guardrails.base import Guard, GuardResult, Verdict
 from guardrails.context import InputContext, LimitSettings, OutputContext, SourceChunk
-from guardrails.errors import GuardInputError
+from guardrails.errors import GuardInputError, ModelNeeded
 from guardrails.grounding import CitationGuard, GroundingGuard
 from guardrails.injection.guard import InjectionGuard
 from guardrails.leaks import PiiLeakGuard, SecretLeakGuard, SystemPromptLeakGuard
@@ -65,10 +65,22 @@ class InputOutcome:
     audience: str = "employee"
     prompt_version: str | None = None
     policy_name: str = "default"
+    _input_pii: frozenset[tuple[str, str]] | None = field(default=None, repr=False)
 
     @property
     def stopped(self) -> bool:
         return self.blocked or self.refused
+
+    def input_pii(self) -> frozenset[tuple[str, str]]:
+        """Canonical PII values in the (redacted) input: echoing them is not a leak.
+        Computed once per request, not once per streamed sentence."""
+        if self._input_pii is None:
+            self._input_pii = frozenset(
+                (span.type, canonical(span.type, span.text))
+                for message in self.redacted_messages
+                for span in detect_pii(message.get("content", ""))
+            )
+        return self._input_pii
 
     @property
     def warnings(self) -> list[Verdict]:
@@ -275,10 +287,16 @@ class GuardPipeline:
         policy_name: str | None = None,
         abstain_text: str | None = None,
         streaming: bool = False,
+        allow_model: bool = True,
     ) -> OutputOutcome:
         """Check an answer, or with ``streaming=True`` one streamed piece of it (a sentence):
         answer-level rules (refuse when most claims are unsupported, refuse when nothing is
-        left) are skipped, so an unsupported piece comes back empty instead of refused."""
+        left) are skipped, so an unsupported piece comes back empty instead of refused.
+
+        With ``allow_model=False`` a check that needs the embedding model raises
+        ``ModelNeeded`` instead of calling it: most answers are settled by lexical
+        support alone, cheaply enough to check on an event loop, and only the rest
+        need to be sent to a worker thread."""
         policy: Policy = self.policies.resolve(
             audience or input_outcome.audience,
             prompt_version or input_outcome.prompt_version,
@@ -288,15 +306,11 @@ class GuardPipeline:
         context = OutputContext(
             text=answer,
             chunks=[_as_chunk(item, i) for i, item in enumerate(chunks)],
-            embedder=self.embedder,
+            embedder=self.embedder if allow_model else _NO_MODEL,
             system_prompt=system_prompt,
             secrets=[s.get_secret_value() if isinstance(s, SecretStr) else s for s in secrets if s],
             pii_map=input_outcome.pii_map,
-            input_pii={
-                (span.type, canonical(span.type, span.text))
-                for message in input_outcome.redacted_messages
-                for span in detect_pii(message.get("content", ""))
-            },
+            input_pii=set(input_outcome.input_pii()),
             abstain_texts=[text for text in (abstain_text, DEFAULT_REFUSAL) if text],
         )
         verdicts: list[Verdict] = []
@@ -329,6 +343,22 @@ class GuardPipeline:
             refusal_code=stop.code if stop else None,
             removed_sentences=context.removed_sentences,
         )
+
+
+class _ModelForbidden:
+    """The embedder an output check gets with ``allow_model=False``: any use raises."""
+
+    name = "none"
+    dim = 0
+
+    def warm_up(self) -> None:
+        return None
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        raise ModelNeeded("this check needs the embedding model")
+
+
+_NO_MODEL = _ModelForbidden()
 
 
 def _verdict(name: str, stage: str, result: GuardResult, action: str, elapsed_ms: float) -> Verdict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from pydantic import SecretStr
 
 from guardrails.pipeline import GuardPipeline, InputOutcome
@@ -244,3 +245,21 @@ def test_quoted_sentences_are_not_embedded_and_paraphrases_are(embedder) -> None
     assert counting.calls and counting.calls[0] >= 1
     # Few of its words are in the passage, so the cosine term decides; it is low here.
     assert verdict(outcome, "grounding").triggered
+
+
+def test_without_the_model_quoted_sentences_pass_and_paraphrases_ask_for_it(
+    pipeline: GuardPipeline,
+) -> None:
+    # The gateway checks on its event loop with allow_model=False and moves only the
+    # checks that raise ModelNeeded to a worker thread; both runs must agree.
+    from guardrails.errors import ModelNeeded
+
+    inputs = pipeline.check_input(user("What does a staff engineer do?"))
+    quoted = f"{CHUNKS[1]['text'].split('.')[0]} [2]."
+    inline = pipeline.check_output(quoted, CHUNKS, inputs, allow_model=False)
+    threaded = pipeline.check_output(quoted, CHUNKS, inputs)
+    assert inline.final_text == threaded.final_text
+    assert [v.triggered for v in inline.verdicts] == [v.triggered for v in threaded.verdicts]
+    with pytest.raises(ModelNeeded):
+        pipeline.check_output("Raising the bar for colleagues is part of this job [2].", CHUNKS, inputs,
+                              allow_model=False)
