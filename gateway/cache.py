@@ -38,7 +38,7 @@ from gateway.settings import CacheSettings
 V = TypeVar("V")
 
 _SPACE = re.compile(r"\s+")
-KEY_SCHEMA = 1  # bump when the key recipe changes, to orphan old entries
+KEY_SCHEMA = 2  # bump when the key recipe changes, to orphan old entries
 
 
 def normalize_text(text: str) -> str:
@@ -58,8 +58,12 @@ def cache_key(
     index_version: str | None,
     model: str,
     role_filter: str | Iterable[str] | None = None,
+    max_tokens: int | None = None,
 ) -> str:
-    """Hex key for a request; messages are dicts or objects with ``role`` and ``content``."""
+    """Hex key for a request; messages are dicts or objects with ``role`` and ``content``.
+
+    ``max_tokens`` is the limit the provider is sent: a shorter limit cuts the answer, so
+    it must not be served a longer one (or the reverse)."""
     conversation = [
         [
             str(_field(m, "role") or "").strip().lower(),
@@ -74,7 +78,7 @@ def cache_key(
     else:
         roles = sorted({r.strip().lower() for r in role_filter})
     payload = json.dumps(
-        [KEY_SCHEMA, conversation, prompt, index_version, model, roles],
+        [KEY_SCHEMA, conversation, prompt, index_version, model, roles, max_tokens],
         ensure_ascii=False,
         separators=(",", ":"),
     )

@@ -44,6 +44,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ladder.pipeline")
 
+# Up to this many chunks a search with a given query vector runs on the event loop
+# (blueprint corpus: 1,231 chunks, ~2 ms); larger indexes search in a worker thread
+# (100,000 chunks: p95 ~19 ms, too long to stall other requests).
+_INLINE_SEARCH_MAX_CHUNKS = 20_000
 _SUPERLATIVE = re.compile(r"\b(highest|largest|most|biggest|lowest|smallest|least|leads)\b", re.IGNORECASE)
 _MAX_TABLE_ROWS = 30
 NO_EVIDENCE = "The role blueprints do not contain enough evidence to answer this."
@@ -212,6 +216,7 @@ class Orchestrator:
                 index_version=prepared.index_version,
                 model=alias,
                 role_filter=prepared.plan.roles or None,
+                max_tokens=request.max_tokens or prompt.parameters.max_tokens,
             )
             cached = s.cache.get(prepared.cache_key)
             s.telemetry.metrics.cache_events.labels(result="hit" if cached else "miss").inc()
@@ -266,7 +271,12 @@ class Orchestrator:
             )
 
         with s.telemetry.stage("retrieval", **attrs) as span:
-            hits: list[Hit] = await anyio.to_thread.run_sync(search)
+            if vector is not None and len(snapshot.index.chunks) <= _INLINE_SEARCH_MAX_CHUNKS:
+                # Nothing to embed and a small index: BM25 + faiss + fusion take ~2 ms, mostly
+                # GIL-holding Python, so a worker thread would add a hop and no parallelism.
+                hits: list[Hit] = search()
+            else:
+                hits = await anyio.to_thread.run_sync(search)
             for name, start, end in steps:  # bm25, embed (unless reused), dense, fusion
                 s.telemetry.step(f"retrieval.{name}", start, end)
             span.set_attribute("ladder.retrieval.query_vector_reused", vector is not None)

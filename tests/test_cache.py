@@ -64,6 +64,7 @@ def test_messages_may_be_objects_with_role_and_content() -> None:
         {"prompt": "rag_answer@4"},  # a prompt promotion
         {"index_version": "idx-20250602"},  # a reindex
         {"model": "gpt-4o-mini"},
+        {"max_tokens": 50},  # a shorter limit cuts the answer
         {"role_filter": "data-engineer"},
         {"role_filter": None},
         {"messages": BASE["messages"][:1] + [{"role": "user", "content": "What are the skills?"}]},

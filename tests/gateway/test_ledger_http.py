@@ -104,5 +104,7 @@ def test_ledger_matches_the_responses_after_1000_concurrent_requests(cached_gate
     assert all(b["provider"] == "upstream" for b in priced)
     hits = sum(row["cache_hit"] for row in rows)
     cacheable = REQUESTS - 2 * (REQUESTS // 40)
-    # Each (question, route) pair missed at least once; most repeats were replayed.
-    assert REQUESTS // 2 < hits <= cacheable - 2 * len(QUESTIONS), hits
+    # Each question missed at least once; most repeats were replayed. (/v1/answers and an
+    # extractive chat completion of the same question share one cache entry: same redacted
+    # messages, prompt, index and model alias.)
+    assert REQUESTS // 2 < hits <= cacheable - len(QUESTIONS), hits
