@@ -83,6 +83,9 @@ class TelemetrySettings(_Group):
     otlp_endpoint: str | None = None
     service_name: str = "ladder"
     capture_content: bool = False
+    # Share of requests whose spans are recorded and exported (a caller's sampled
+    # traceparent is honoured). Trace ids are made for every request either way.
+    sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
 

@@ -129,6 +129,35 @@ def test_content_is_captured_only_when_enabled_and_always_scrubbed() -> None:
         telemetry.shutdown()
 
 
+def test_without_an_exporter_nothing_is_recorded_but_trace_ids_exist() -> None:
+    from gateway.observability.tracing import current_trace_id
+
+    telemetry = Telemetry(TelemetrySettings(exporter="none"), Metrics())
+    with telemetry.stage("provider") as span:
+        assert not span.is_recording()
+        trace_id = current_trace_id()
+    assert trace_id and int(trace_id, 16) != 0
+    telemetry.shutdown()
+
+
+def test_sample_ratio_records_that_share_of_root_traces() -> None:
+    for ratio, expected in ((0.0, 0), (1.0, 200)):
+        telemetry = Telemetry(TelemetrySettings(exporter="memory", sample_ratio=ratio), Metrics())
+        for _ in range(200):
+            with telemetry.stage("provider"):
+                pass
+        assert len(telemetry.exporter.get_finished_spans()) == expected
+        telemetry.shutdown()
+    half = Telemetry(TelemetrySettings(exporter="memory", sample_ratio=0.5), Metrics())
+    for _ in range(400):
+        with half.stage("provider"):
+            pass
+    assert 120 < len(half.exporter.get_finished_spans()) < 280  # ratio-based on random trace ids
+    half.shutdown()
+    with pytest.raises(ValueError):
+        TelemetrySettings(sample_ratio=1.5)
+
+
 def test_search_steps_are_reported_without_changing_results(corpus_index_root: Path, torch_embedder: Any) -> None:
     from retrieval.config import RetrievalConfig
     from retrieval.index.store import load_index
