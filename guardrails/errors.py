@@ -37,7 +37,12 @@ class GuardInputError(GuardrailError):
 
 
 class ModelNeeded(GuardrailError):
-    """An output check run with ``allow_model=False`` reached the embedding model.
+    """A check run with ``allow_model=False`` needed vectors the embedder had not cached.
 
-    Not a failure: the caller runs the check again where a model call may block (a
-    worker thread instead of the event loop). Nothing was changed by the first run."""
+    Not a failure: the caller embeds ``texts`` where a model call may block (a worker
+    thread instead of the event loop) and runs the check again. Nothing was changed
+    by the first run."""
+
+    def __init__(self, texts: list[str]):
+        self.texts = texts
+        super().__init__(f"{len(texts)} text(s) need the embedding model")

@@ -224,10 +224,19 @@ class GuardPipeline:
         query_embedding: np.ndarray | None = None,
         policy_name: str = "default",
         companion_query: Callable[[list[dict[str, str]], str], str] | None = None,
+        allow_model: bool = True,
+        embedded: Mapping[str, np.ndarray] | None = None,
     ) -> InputOutcome:
+        """``allow_model=False``: vectors come only from the embedder's cache or from
+        ``embedded`` (text -> vector, e.g. computed in a worker thread after a first run
+        raised ``ModelNeeded`` naming those texts), so the run never blocks on the model
+        and can be made on an event loop."""
         policy = self.policies.resolve(audience, prompt_version, policy_name)
+        embedder: Embedder = self.embedder
+        if embedded or not allow_model:
+            embedder = _EmbedderView(self.embedder, allow_model=allow_model, known=embedded)  # type: ignore[assignment]
         context = InputContext(
-            _validate_messages(messages), self.limits, self.embedder, companion=companion_query
+            _validate_messages(messages), self.limits, embedder, companion=companion_query
         )
         if query_embedding is not None:
             context.query_embedding = np.asarray(query_embedding, dtype=np.float32).reshape(-1)
@@ -306,7 +315,7 @@ class GuardPipeline:
         context = OutputContext(
             text=answer,
             chunks=[_as_chunk(item, i) for i, item in enumerate(chunks)],
-            embedder=self.embedder if allow_model else _NO_MODEL,
+            embedder=self.embedder if allow_model else _EmbedderView(self.embedder, allow_model=False),
             system_prompt=system_prompt,
             secrets=[s.get_secret_value() if isinstance(s, SecretStr) else s for s in secrets if s],
             pii_map=input_outcome.pii_map,
@@ -345,20 +354,34 @@ class GuardPipeline:
         )
 
 
-class _ModelForbidden:
-    """The embedder an output check gets with ``allow_model=False``: any use raises."""
+class _EmbedderView:
+    """What one check run embeds with: vectors the caller already has (``known``), then
+    either the embedder itself or, with ``allow_model=False``, only its cache (an
+    embedder with a ``cached`` method); anything else raises ``ModelNeeded``."""
 
-    name = "none"
-    dim = 0
+    def __init__(
+        self, inner: Embedder, *, allow_model: bool, known: Mapping[str, np.ndarray] | None = None
+    ) -> None:
+        self._inner = inner
+        self._allow_model = allow_model
+        self._known = known or {}
+        self.name = inner.name
+        self.dim = inner.dim
 
     def warm_up(self) -> None:
-        return None
+        self._inner.warm_up()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        raise ModelNeeded("this check needs the embedding model")
-
-
-_NO_MODEL = _ModelForbidden()
+        items = list(texts)
+        if items and all(text in self._known for text in items):
+            return np.stack([np.asarray(self._known[text], dtype=np.float32) for text in items])
+        if self._allow_model:
+            return self._inner.embed(items)
+        lookup = getattr(self._inner, "cached", None)
+        vectors = lookup(items) if lookup is not None else None
+        if vectors is None:
+            raise ModelNeeded(items)
+        return vectors
 
 
 def _verdict(name: str, stage: str, result: GuardResult, action: str, elapsed_ms: float) -> Verdict:

@@ -169,6 +169,18 @@ class OnnxEmbedder:
                 vectors[positions] = row
         return vectors
 
+    def cached(self, texts: Sequence[str]) -> np.ndarray | None:
+        """The vectors of ``texts`` when every one is in the LRU, else None; never runs
+        the model, so it is cheap enough for an event loop. A miss is not counted here:
+        the caller's ``embed`` that follows counts it."""
+        items = list(texts)
+        if not items or len(items) > _SMALL_BATCH or not all(text in self._cache for text in items):
+            return None
+        vectors = [self._cache.get(text) for text in items]
+        if any(vector is None for vector in vectors):  # evicted in between by another thread
+            return None
+        return np.stack(vectors)  # type: ignore[arg-type]
+
     def _load_session(self, model_dir: Path) -> Any:
         load_errors = _ort_load_errors()
         result = ensure_exported(model_dir, self._cache_dir, quantized=self._quantized)

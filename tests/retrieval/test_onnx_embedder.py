@@ -223,6 +223,17 @@ def test_single_queries_hit_the_cache_and_batches_bypass_it(onnx_cache_dir: Path
     np.testing.assert_array_equal(embedder.embed(["kpi targets"]), first)
 
 
+def test_cached_serves_only_texts_already_in_the_lru(onnx_cache_dir: Path) -> None:
+    # The gateway's input guards call this on the event loop: it must never run the model.
+    embedder = OnnxEmbedder(cache_dir=onnx_cache_dir, cache_size=8)
+    assert embedder.cached(["kpi targets"]) is None  # cold: no model call, no miss counted
+    assert embedder.cache_info().misses == 0
+    first = embedder.embed(["kpi targets", "role summary"])
+    np.testing.assert_array_equal(embedder.cached(["role summary", "kpi targets"]), first[::-1])
+    assert embedder.cached(["kpi targets", "never embedded"]) is None
+    assert embedder.cache_info().misses == 2  # the embed call's two, nothing from cached()
+
+
 def test_cache_evicts_the_least_recently_used() -> None:
     cache = QueryCache(2)
     cache.put("a", np.ones(4))
