@@ -120,9 +120,12 @@ async def _sse(result: PipelineResult, pieces: AsyncIterator[str], include_usage
     try:
         async for piece in pieces:
             # Guards release whole sentences; clients still get word-sized deltas so the
-            # answer renders progressively, as with any OpenAI-compatible stream.
-            for word in _WORDS.findall(piece):
-                yield chunk({"content": word})
+            # answer renders progressively, as with any OpenAI-compatible stream. A
+            # sentence's events go out in one write: they are ready together, and one
+            # ASGI send per word cost more than the rest of the relay under load.
+            words = _WORDS.findall(piece)
+            if words:
+                yield "".join(chunk({"content": word}) for word in words)
     except ProviderStreamError:
         # Never a silent truncation: the client learns the answer is incomplete.
         yield _event({"error": {
