@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 from guardrails.base import GuardResult, Stage
 from guardrails.context import OutputContext
@@ -93,6 +93,17 @@ class PiiLeakGuard:
         )
 
 
+@lru_cache(maxsize=32)
+def _protected_ngrams(system_prompt: str, sources: tuple[str, ...], n: int) -> frozenset[tuple[str, ...]]:
+    """System-prompt n-grams that no source passage contains: quoting a passage that the
+    prompt also shows is not a leak. The same for every streamed sentence of an answer,
+    so computed once per request (the small cache holds the requests in flight)."""
+    protected = word_ngrams(system_prompt, n)
+    for text in sources:
+        protected -= source_ngrams(text, n)
+    return frozenset(protected)
+
+
 class SystemPromptLeakGuard:
     """Long word n-grams shared with the system prompt, minus those the sources also contain
     (a RAG system prompt often quotes the passages, which the answer may quote too)."""
@@ -109,9 +120,7 @@ class SystemPromptLeakGuard:
         n = config.min_ngram
         if not context.system_prompt.strip():
             return GuardResult(False, 0.0, float(n), ["no_system_prompt"])
-        protected = word_ngrams(context.system_prompt, n)
-        for chunk in context.chunks:
-            protected -= source_ngrams(chunk.text, n)
+        protected = _protected_ngrams(context.system_prompt, tuple(c.text for c in context.chunks), n)
         answer_ngrams = word_ngrams(context.text, n)
         shared = answer_ngrams & protected
         score = len(shared) / len(answer_ngrams) if answer_ngrams else 0.0
