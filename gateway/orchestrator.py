@@ -279,6 +279,7 @@ class Orchestrator:
             "ladder.retrieval.follow_up": plan.follow_up,
         }
         steps: list[tuple[str, int, int]] = []
+
         def search() -> list[Hit]:
             query_vector = vector
             if query_vector is None and plan.vector_text != plan.query:
