@@ -20,9 +20,9 @@ little about memory; the byte bound is what keeps a long-running process flat.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-import dataclasses
 import re
 import sys
 import threading
