@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,7 @@ from guardrails.errors import ModelNeeded
 if TYPE_CHECKING:
     from gateway.auth.principal import Principal
     from gateway.services import Services
+    from guardrails.pipeline import InputOutcome
     from retrieval.searcher import Hit
 
 log = logging.getLogger("ladder.pipeline")
@@ -241,7 +242,7 @@ class Orchestrator:
         )
         return prepared
 
-    async def _checked_input(self, check: Any) -> tuple[Any, float]:
+    async def _checked_input(self, check: Callable[..., InputOutcome]) -> tuple[InputOutcome, float]:
         """The input guards' outcome, and the milliseconds spent embedding off the loop.
 
         The guards are GIL-bound Python (regexes, hashing, a dot product) apart from the
@@ -705,6 +706,3 @@ async def _words(text: str) -> AsyncIterator[str]:
     for piece in re.findall(r"\S+\s*|\s+", text):
         yield piece
 
-
-def query_vector_matches(vector: np.ndarray | None) -> bool:
-    return vector is not None

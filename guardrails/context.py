@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -109,6 +110,6 @@ class OutputContext:
     secrets: list[str]
     pii_map: PiiMap
     # Canonical PII values present in the (redacted) input: echoing them is not a leak.
-    input_pii: set[tuple[str, str]] = field(default_factory=set)
+    input_pii: AbstractSet[tuple[str, str]] = frozenset()
     abstain_texts: list[str] = field(default_factory=list)
     removed_sentences: list[str] = field(default_factory=list)

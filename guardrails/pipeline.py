@@ -319,7 +319,7 @@ class GuardPipeline:
             system_prompt=system_prompt,
             secrets=[s.get_secret_value() if isinstance(s, SecretStr) else s for s in secrets if s],
             pii_map=input_outcome.pii_map,
-            input_pii=set(input_outcome.input_pii()),
+            input_pii=input_outcome.input_pii(),
             abstain_texts=[text for text in (abstain_text, DEFAULT_REFUSAL) if text],
         )
         verdicts: list[Verdict] = []
