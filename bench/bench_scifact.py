@@ -42,7 +42,7 @@ from results_file import update_section
 
 from retrieval.chunking import Chunk
 from retrieval.config import RetrievalConfig
-from retrieval.embedding.base import Embedder
+from retrieval.embedding.base import Embedder, PassageEmbedder, embed_passages
 from retrieval.embedding.factory import make_embedder
 from retrieval.index import build_index_from_chunks, load_index
 from retrieval.searcher import HybridSearcher
@@ -131,8 +131,19 @@ def to_chunks(docs: list[dict[str, str]]) -> list[Chunk]:
     ]
 
 
-def cached_vectors(embedder: Embedder, texts: list[str], name: str, batch: int) -> np.ndarray:
-    key = hashlib.sha256(("\x1e".join([embedder.name, *texts])).encode("utf-8")).hexdigest()[:16]
+def cached_vectors(
+    embedder: Embedder, texts: list[str], name: str, batch: int, *, passages: bool = False
+) -> np.ndarray:
+    """Queries go through ``embed``; documents (``passages``) through the index builder's
+    ``embed_passages``, with its wider window, which then feeds the cache key."""
+    window = (
+        f"passages@{embedder.passage_max_tokens}"
+        if passages and isinstance(embedder, PassageEmbedder)
+        else "queries"
+    )
+    key = hashlib.sha256(
+        ("\x1e".join([embedder.name, window, *texts])).encode("utf-8")
+    ).hexdigest()[:16]
     path = OUT / f"{name}-{key}.npy"
     if path.is_file():
         return np.load(path)
@@ -140,7 +151,8 @@ def cached_vectors(embedder: Embedder, texts: list[str], name: str, batch: int) 
     started = time.perf_counter()
     parts = []
     for start in range(0, len(texts), batch):
-        parts.append(embedder.embed(texts[start : start + batch]))
+        part = texts[start : start + batch]
+        parts.append(embed_passages(embedder, part) if passages else embedder.embed(part))
         print(
             f"  embedded {min(start + batch, len(texts))}/{len(texts)} {name}",
             file=sys.stderr,
@@ -222,7 +234,9 @@ def main() -> None:
     embedder = make_embedder(base, ROOT / "var" / "models")
     docs, queries, qrels = load_dataset(args.dataset)
     chunks = to_chunks(docs)
-    doc_vectors = cached_vectors(embedder, [c.indexed_text for c in chunks], "docs", 256)
+    doc_vectors = cached_vectors(
+        embedder, [c.indexed_text for c in chunks], "docs", 256, passages=True
+    )
     qids = sorted({q for split in qrels.values() for q in split})
     qmatrix = cached_vectors(embedder, [queries[q] for q in qids], "queries", 256)
     qvecs = dict(zip(qids, qmatrix, strict=True))

@@ -41,7 +41,10 @@ def make_embedder(config: RetrievalConfig, cache_dir: Path) -> Embedder:
 def _torch(config: RetrievalConfig, cache_dir: Path) -> Embedder:
     from retrieval.embedding.torch_embedder import TorchEmbedder
 
-    return TorchEmbedder(batch_size=config.embedding_batch_size)
+    return TorchEmbedder(
+        batch_size=config.embedding_batch_size,
+        passage_max_tokens=config.embedding_passage_max_tokens,
+    )
 
 
 def _onnx(quantized: bool) -> BackendFactory:
@@ -59,6 +62,7 @@ def _onnx(quantized: bool) -> BackendFactory:
             quantized=quantized,
             batch_size=config.embedding_batch_size,
             cache_size=config.query_cache_size,
+            passage_max_tokens=config.embedding_passage_max_tokens,
         )
 
     return factory

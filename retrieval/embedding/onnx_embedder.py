@@ -33,6 +33,8 @@ from retrieval.errors import ModelUnavailable
 log = logging.getLogger(__name__)
 
 DIM = 384
+# MiniLM's position embeddings: no text can reach the model longer than this.
+MAX_POSITIONS = 512
 # Measured on the shared 2-core box (bench/results/embedding.md): two threads beat
 # one for single queries when a core is free (fp32 p50 6.3 vs 10.1 ms) and tie
 # under load; more threads than cores only adds contention.
@@ -68,6 +70,8 @@ def _ort_load_errors() -> tuple[type[BaseException], ...]:
     return tuple(getattr(state, name) for name in names if hasattr(state, name))
 
 
+# sentence-transformers' max_seq_length for this model: the query window.
+_QUERY_WINDOW = 256
 _SMALL_BATCH = 16  # at most this many texts per call are looked up in (and added to) the LRU
 
 
@@ -87,20 +91,28 @@ class OnnxEmbedder:
         batch_size: int = 64,
         cache_size: int = 2048,
         intra_op_threads: int | None = None,
+        passage_max_tokens: int = MAX_POSITIONS,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if intra_op_threads is not None and intra_op_threads < 1:
             raise ValueError(f"intra_op_threads must be >= 1, got {intra_op_threads}")
+        if not 2 <= passage_max_tokens <= MAX_POSITIONS:
+            raise ValueError(
+                f"passage_max_tokens must be between 2 and {MAX_POSITIONS}, "
+                f"got {passage_max_tokens}"
+            )
         self._model_dir = model_dir
         self._cache_dir = Path(cache_dir)
         self._quantized = quantized
         self._batch_size = batch_size
         self._threads = intra_op_threads
+        self._passage_max_tokens = passage_max_tokens
         self._cache = QueryCache(cache_size)
         self._lock = threading.Lock()
         self._session: Any = None
         self._tokenizer: Any = None
+        self._passage_tokenizer: Any = None
         self._lowercase = False
         self._pad_id = 0
         self.model_file: Path | None = None
@@ -118,6 +130,10 @@ class OnnxEmbedder:
     def dim(self) -> int:
         return DIM
 
+    @property
+    def passage_max_tokens(self) -> int:
+        return self._passage_max_tokens
+
     def cache_info(self) -> CacheInfo:
         return self._cache.cache_info()
 
@@ -130,27 +146,26 @@ class OnnxEmbedder:
                 return
             model_dir = self._model_dir or minilm_path()
             tokenizer, lowercase = _load_tokenizer(model_dir)
+            passage_tokenizer, _ = _load_tokenizer(model_dir, self._passage_max_tokens)
             session = self._load_session(model_dir)
             self._tokenizer, self._lowercase = tokenizer, lowercase
             self._pad_id = int(tokenizer.padding["pad_id"]) if tokenizer.padding else 0
-            tokenizer.no_padding()  # we pad per batch ourselves, after sorting by length
+            # We pad per batch ourselves, after sorting by length.
+            tokenizer.no_padding()
+            passage_tokenizer.no_padding()
+            self._passage_tokenizer = passage_tokenizer
             self._session = session
         # One run pays ONNX Runtime's first-call allocations here, not on a user query.
-        self._encode(["warm up"])
+        self._encode(["warm up"], self._tokenizer)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if isinstance(texts, str):
-            raise TypeError("embed() takes a sequence of strings; wrap a single text in a list")
-        items = list(texts)
-        for position, text in enumerate(items):
-            if not isinstance(text, str):
-                raise TypeError(f"texts[{position}] is {type(text).__name__}, not str")
+        items = _checked_texts(texts, "embed")
         if not items:
             return np.zeros((0, DIM), dtype=np.float32)
         self.warm_up()
         if len(items) > _SMALL_BATCH:
-            # Large batches are documents at index time: caching them would only evict queries.
-            return self._encode(items)
+            # Large batches are not queries: caching them would only evict queries.
+            return self._encode(items, self._tokenizer)
         # Queries and the grounding guard's answer sentences: both repeat across requests
         # (popular questions, the same KPI row quoted again), so look each text up first
         # and encode only the misses, in one batch.
@@ -163,11 +178,19 @@ class OnnxEmbedder:
             else:
                 vectors[position] = cached
         if missing:
-            fresh = self._encode(list(missing))
+            fresh = self._encode(list(missing), self._tokenizer)
             for row, (text, positions) in zip(fresh, missing.items(), strict=True):
                 self._cache.put(text, row)
                 vectors[positions] = row
         return vectors
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Index-time embedding: each text truncated at ``passage_max_tokens``, not cached."""
+        items = _checked_texts(texts, "embed_passages")
+        if not items:
+            return np.zeros((0, DIM), dtype=np.float32)
+        self.warm_up()
+        return self._encode(items, self._passage_tokenizer)
 
     def cached(self, texts: Sequence[str]) -> np.ndarray | None:
         """The vectors of ``texts`` when every one is in the LRU, else None; never runs
@@ -230,20 +253,30 @@ class OnnxEmbedder:
             )
         return session
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
+    def _rows_per_run(self, width: int) -> int:
+        """Texts per model run when the longest is ``width`` tokens. Attention memory grows
+        with rows x width^2, so rows shrink past the query window: a batch of 512-token
+        passages takes no more memory than ``batch_size`` texts of 256 tokens."""
+        if self._quantized:
+            # Dynamic int8 picks one activation scale per tensor, so a text's vector would
+            # depend on its batch mates (and their padding); one text per run keeps
+            # results independent of batching.
+            return 1
+        budget = self._batch_size * _QUERY_WINDOW * _QUERY_WINDOW
+        return max(1, min(self._batch_size, budget // max(1, width * width)))
+
+    def _encode(self, texts: list[str], tokenizer: Any) -> np.ndarray:
         if self._lowercase:
             texts = [text.lower() for text in texts]
-        encodings = self._tokenizer.encode_batch(texts)
+        encodings = tokenizer.encode_batch(texts)
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
         # Longest first, as sentence-transformers does, so each batch pads little.
         order = np.argsort(-lengths, kind="stable")
         out = np.empty((len(texts), DIM), dtype=np.float32)
-        # Dynamic int8 picks one activation scale per tensor, so a text's vector would
-        # depend on its batch mates (and their padding); one text per run keeps
-        # results independent of batching.
-        step = 1 if self._quantized else self._batch_size
-        for start in range(0, len(texts), step):
-            rows = order[start : start + step]
+        start = 0
+        while start < len(texts):
+            rows = order[start : start + self._rows_per_run(int(lengths[order[start]]))]
+            start += len(rows)
             width = int(lengths[rows].max())
             ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
@@ -259,8 +292,19 @@ class OnnxEmbedder:
         return out
 
 
-def _load_tokenizer(model_dir: Path) -> tuple[Any, bool]:
-    """The fast tokenizer with sentence-transformers' truncation for this model."""
+def _checked_texts(texts: Sequence[str], method: str) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError(f"{method}() takes a sequence of strings; wrap a single text in a list")
+    items = list(texts)
+    for position, text in enumerate(items):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{position}] is {type(text).__name__}, not str")
+    return items
+
+
+def _load_tokenizer(model_dir: Path, max_length: int | None = None) -> tuple[Any, bool]:
+    """The fast tokenizer, truncating at ``max_length`` or else at sentence-transformers'
+    window for this model."""
     from tokenizers import Tokenizer
 
     tokenizer_file = model_dir / "tokenizer.json"
@@ -276,5 +320,5 @@ def _load_tokenizer(model_dir: Path) -> tuple[Any, bool]:
         raise ModelUnavailable(f"cannot load the tokenizer {tokenizer_file}: {exc}") from exc
     # tokenizer.json ships with truncation at 128 and fixed padding to 128; the model
     # was trained and is served by sentence-transformers at max_seq_length (256).
-    tokenizer.enable_truncation(max_length=max_seq_length)
+    tokenizer.enable_truncation(max_length=max_length or max_seq_length)
     return tokenizer, bool(config.get("do_lower_case", False))

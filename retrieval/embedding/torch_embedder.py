@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,29 @@ import numpy as np
 
 from retrieval.embedding.model_path import MODEL_NAME, minilm_path
 
+# MiniLM's position embeddings: no text can reach the model longer than this.
+MAX_POSITIONS = 512
+
 
 class TorchEmbedder:
-    def __init__(self, model_dir: Path | None = None, batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        batch_size: int = 64,
+        passage_max_tokens: int = MAX_POSITIONS,
+    ) -> None:
+        if not 2 <= passage_max_tokens <= MAX_POSITIONS:
+            raise ValueError(
+                f"passage_max_tokens must be between 2 and {MAX_POSITIONS}, "
+                f"got {passage_max_tokens}"
+            )
         self._model_dir = model_dir
         self._batch_size = batch_size
+        self._passage_max_tokens = passage_max_tokens
         self._model: Any = None
+        # sentence-transformers keeps the window on the model object, so a passage
+        # call swaps it: the lock keeps a concurrent query call on its own window.
+        self._window = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -25,6 +43,10 @@ class TorchEmbedder:
     @property
     def dim(self) -> int:
         return 384
+
+    @property
+    def passage_max_tokens(self) -> int:
+        return self._passage_max_tokens
 
     def warm_up(self) -> None:
         if self._model is not None:
@@ -39,6 +61,21 @@ class TorchEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.warm_up()
+        with self._window:
+            return self._encode(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Like ``embed``, truncating each text at ``passage_max_tokens``."""
+        self.warm_up()
+        with self._window:
+            query_window = self._model.max_seq_length
+            self._model.max_seq_length = self._passage_max_tokens
+            try:
+                return self._encode(texts)
+            finally:
+                self._model.max_seq_length = query_window
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
         vectors = self._model.encode(
             list(texts),
             batch_size=self._batch_size,

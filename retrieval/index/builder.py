@@ -26,7 +26,7 @@ from retrieval.chunking import Chunk, Chunker, ChunkerSettings
 from retrieval.config import RetrievalConfig
 from retrieval.dense import DenseIndex, HnswParams
 from retrieval.documents import Blueprint
-from retrieval.embedding.base import Embedder
+from retrieval.embedding.base import Embedder, PassageEmbedder, embed_passages
 from retrieval.errors import IndexError_
 from retrieval.index import manifest as mf
 from retrieval.index.store import prune_versions
@@ -59,7 +59,7 @@ def embed_texts(
     out = np.empty((len(texts), embedder.dim), dtype=np.float32)
     for start in range(0, len(texts), batch_size):
         batch = list(texts[start : start + batch_size])
-        vectors = np.asarray(embedder.embed(batch), dtype=np.float32)
+        vectors = np.asarray(embed_passages(embedder, batch), dtype=np.float32)
         if vectors.shape != (len(batch), embedder.dim) or not np.isfinite(vectors).all():
             raise IndexError_(
                 f"embedder {embedder.name!r} returned an array of shape {vectors.shape} "
@@ -183,7 +183,13 @@ def build_index_from_chunks(
             version=version,
             built_at=datetime.now(UTC).isoformat(),
             build_seconds=round(time.perf_counter() - started, 3),
-            embedding=mf.EmbeddingInfo(model=embedder.name, dim=embedder.dim),
+            embedding=mf.EmbeddingInfo(
+                model=embedder.name,
+                dim=embedder.dim,
+                passage_max_tokens=(
+                    embedder.passage_max_tokens if isinstance(embedder, PassageEmbedder) else None
+                ),
+            ),
             dense=mf.DenseInfo(
                 kind=config.faiss_index,
                 hnsw_m=hnsw.m,

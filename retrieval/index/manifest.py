@@ -52,6 +52,10 @@ class DocumentEntry(_Strict):
 class EmbeddingInfo(_Strict):
     model: str
     dim: int = Field(ge=1)
+    # Wordpieces of each chunk the embedder read (None: an embedder without a separate
+    # passage window, or an index built before this was recorded). Informational:
+    # queries embed into the same space whatever the window.
+    passage_max_tokens: int | None = Field(None, ge=1)
 
 
 class DenseInfo(_Strict):

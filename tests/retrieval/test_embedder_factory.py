@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.config import RetrievalConfig
-from retrieval.embedding.base import Embedder
+from retrieval.embedding.base import Embedder, PassageEmbedder
 from retrieval.embedding.factory import backends, make_embedder, register_backend
 from retrieval.embedding.torch_embedder import TorchEmbedder
 from retrieval.errors import ModelUnavailable
@@ -15,9 +15,13 @@ from retrieval.errors import ModelUnavailable
 
 def test_torch_backend(tmp_path: Path) -> None:
     embedder = make_embedder(
-        RetrievalConfig(embedding_backend="torch", embedding_batch_size=8), tmp_path
+        RetrievalConfig(
+            embedding_backend="torch", embedding_batch_size=8, embedding_passage_max_tokens=300
+        ),
+        tmp_path,
     )
     assert isinstance(embedder, TorchEmbedder) and isinstance(embedder, Embedder)
+    assert isinstance(embedder, PassageEmbedder) and embedder.passage_max_tokens == 300
     assert {"torch", "onnx", "onnx-int8"} <= set(backends())
 
 
@@ -34,7 +38,12 @@ def test_onnx_backends_pass_the_agreed_arguments(
     module = types.ModuleType("retrieval.embedding.onnx_embedder")
     module.OnnxEmbedder = FakeOnnxEmbedder  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "retrieval.embedding.onnx_embedder", module)
-    config = RetrievalConfig(embedding_backend=backend, embedding_batch_size=32, query_cache_size=7)  # type: ignore[arg-type]
+    config = RetrievalConfig(
+        embedding_backend=backend,  # type: ignore[arg-type]
+        embedding_batch_size=32,
+        query_cache_size=7,
+        embedding_passage_max_tokens=384,
+    )
     assert isinstance(make_embedder(config, tmp_path), FakeOnnxEmbedder)
     assert received == {
         "model_dir": None,
@@ -42,6 +51,7 @@ def test_onnx_backends_pass_the_agreed_arguments(
         "quantized": quantized,
         "batch_size": 32,
         "cache_size": 7,
+        "passage_max_tokens": 384,
     }
 
 

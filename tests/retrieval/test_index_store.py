@@ -61,6 +61,7 @@ def test_round_trip(
     manifest = corpus_index.manifest
     assert manifest.format_version == mf.FORMAT_VERSION
     assert manifest.embedding.model == MODEL_NAME and manifest.embedding.dim == 384
+    assert manifest.embedding.passage_max_tokens == 512
     assert manifest.counts.chunks == len(expected)
     assert manifest.counts.documents == len(corpus_blueprints)
     assert {d.slug for d in manifest.documents} == {b.slug for b in corpus_blueprints}
@@ -73,9 +74,11 @@ def test_round_trip(
     np.testing.assert_allclose(
         corpus_index.bm25.scores(query)[0], fresh.scores(query)[0], atol=1e-9
     )
-    # Stored vectors are the model's embeddings of the indexed text.
-    sample = [0, len(expected) // 2, len(expected) - 1]
-    vectors = torch_embedder.embed([expected[i].indexed_text for i in sample])
+    # Stored vectors are the model's embeddings of the indexed text, read to the passage
+    # window (the longest chunk included, which is past the 256-token query window).
+    longest = max(range(len(expected)), key=lambda i: len(expected[i].indexed_text))
+    sample = [0, len(expected) // 2, len(expected) - 1, longest]
+    vectors = torch_embedder.embed_passages([expected[i].indexed_text for i in sample])
     cosines = np.sum(corpus_index.dense.vectors(np.array(sample)) * vectors, axis=1)
     assert (cosines > 0.999).all()
     assert corpus_index.chunk(expected[3].id) == expected[3]
@@ -206,6 +209,13 @@ def test_versions_are_pruned_to_newest_n(tmp_path: Path, small_chunks: list[Chun
     # A protected version (the one just built, or the one being served) is never removed.
     removed = prune_versions(tmp_path, keep=1, protect=built[-2])
     assert removed == [] and complete_versions(tmp_path) == built[-2:]
+
+
+def test_an_embedder_without_a_passage_window_records_none(
+    tmp_path: Path, small_chunks: list[Chunk]
+) -> None:
+    built = build_index_from_chunks(small_chunks, tmp_path, RetrievalConfig(), HashingEmbedder())
+    assert load_version(built, HashingEmbedder()).manifest.embedding.passage_max_tokens is None
 
 
 def test_stale_build_folders_are_cleaned(tmp_path: Path, small_chunks: list[Chunk]) -> None:

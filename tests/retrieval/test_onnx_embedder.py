@@ -162,6 +162,53 @@ def test_truncation_is_sentence_transformers_256_tokens(
     assert float(pair[1] @ reference[0]) >= 0.9999
 
 
+def test_passages_are_read_to_512_tokens_and_match_pytorch(
+    onnx_fp32: OnnxEmbedder, torch_embedder: TorchEmbedder
+) -> None:
+    """Index-time embedding reads a chunk past the 256-token query window (a 320-tiktoken
+    chunk can be longer than that), up to MiniLM's 512 positions, and still agrees with
+    sentence-transformers at the same window."""
+    base = _SENTENCE * 10  # ~330 word pieces
+    assert 256 < minilm_tokens(base) < 480
+    texts = [base + "ending one", base + "an unrelated finale about chemistry"]
+    passages = onnx_fp32.embed_passages(texts)
+    assert float(passages[0] @ passages[1]) < 0.9999  # the tail is read ...
+    queries = onnx_fp32.embed(texts)
+    np.testing.assert_allclose(queries[0], queries[1], atol=1e-6)  # ... where queries stop
+    reference = torch_embedder.embed_passages(texts)
+    assert _cosines(passages, reference).min() >= 0.9999
+    # The query window of the reference is left as it was.
+    np.testing.assert_allclose(torch_embedder.embed(texts), queries, atol=1e-4)
+    # Beyond 512 positions nothing counts.
+    very_long = _SENTENCE * 20
+    assert minilm_tokens(very_long) > 512
+    capped = onnx_fp32.embed_passages([very_long, very_long + " a different tail"])
+    np.testing.assert_allclose(capped[0], capped[1], atol=1e-6)
+
+
+def test_passage_batches_shrink_with_length_and_give_the_same_vectors(
+    onnx_cache_dir: Path,
+) -> None:
+    embedder = OnnxEmbedder(cache_dir=onnx_cache_dir, batch_size=8, cache_size=0)
+    # Attention memory grows with rows x width^2: 512-token texts go 2 per run, not 8.
+    assert embedder._rows_per_run(100) == 8
+    assert embedder._rows_per_run(256) == 8
+    assert embedder._rows_per_run(512) == 2
+    texts = [_SENTENCE * n for n in (1, 3, 9, 12, 20, 2, 14, 6, 11, 5)]
+    together = embedder.embed_passages(texts)
+    alone = np.vstack([embedder.embed_passages([text]) for text in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    assert embedder.cache_info().currsize == 0
+
+
+def test_passage_window_is_validated(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="passage_max_tokens"):
+        OnnxEmbedder(cache_dir=tmp_path, passage_max_tokens=513)
+    with pytest.raises(ValueError, match="passage_max_tokens"):
+        TorchEmbedder(passage_max_tokens=1)
+    assert OnnxEmbedder(cache_dir=tmp_path, passage_max_tokens=300).passage_max_tokens == 300
+
+
 def minilm_tokens(text: str) -> int:
     from tokenizers import Tokenizer
 
