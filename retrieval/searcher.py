@@ -229,8 +229,8 @@ class HybridSearcher:
         dense: Ranked,
         vector: np.ndarray | None,
     ) -> list[Hit]:
-        bm25_rank = {int(i): r for r, i in enumerate(bm25.ids, start=1)}
-        dense_rank = {int(i): r for r, i in enumerate(dense.ids, start=1)}
+        bm25_rank = _ranks(bm25.ids, ids)
+        dense_rank = _ranks(dense.ids, ids)
         cosines: np.ndarray | None = None
         if vector is not None and len(ids):
             norm = float(np.linalg.norm(vector)) or 1.0
@@ -243,8 +243,20 @@ class HybridSearcher:
                     score=float(score),
                     bm25_score=float(bm25_all[i]),
                     dense_score=None if cosines is None else float(cosines[position]),
-                    bm25_rank=bm25_rank.get(i),
-                    dense_rank=dense_rank.get(i),
+                    bm25_rank=bm25_rank[position],
+                    dense_rank=dense_rank[position],
                 )
             )
         return hits
+
+
+def _ranks(ranked: np.ndarray, ids: np.ndarray) -> list[int | None]:
+    """1-based position of each of ``ids`` in ``ranked`` (None where absent). Only the
+    few returned hits are looked up: a dict over every candidate cost more per query
+    than the whole BM25 top-k."""
+    if not len(ids) or not len(ranked):
+        return [None] * len(ids)
+    match = np.asarray(ids)[:, None] == np.asarray(ranked)[None, :]
+    found = match.any(axis=1).tolist()
+    first = match.argmax(axis=1).tolist()
+    return [f + 1 if ok else None for f, ok in zip(first, found, strict=True)]

@@ -18,7 +18,7 @@ from retrieval.fusion import (
     weighted_fusion,
 )
 from retrieval.index import LoadedIndex
-from retrieval.searcher import HybridSearcher
+from retrieval.searcher import HybridSearcher, _ranks
 
 
 def ranked(
@@ -229,3 +229,12 @@ def test_searcher_wires_floors_and_exact_scores(
 def test_ranked_rejects_mismatched_lengths() -> None:
     with pytest.raises(ValueError):
         Ranked(np.array([1, 2]), np.array([1.0]))
+
+
+def test_hit_ranks_are_positions_in_each_candidate_list() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        ranked = rng.permutation(500)[: rng.integers(0, 300)].astype(np.int64)
+        ids = rng.integers(0, 500, size=rng.integers(0, 20)).astype(np.int64)
+        reference = {int(i): r for r, i in enumerate(ranked, start=1)}
+        assert _ranks(ranked, ids) == [reference.get(int(i)) for i in ids]
