@@ -72,6 +72,16 @@ FAMILIES: dict[tuple[str, str], list[tuple[int, int]]] = {
     ("dbsf", "exact"): EQUAL,
 }
 BOOTSTRAP = 2000
+# Train scores closer than this are a tie (the paired bootstrap interval between
+# neighbouring cells is about +-0.005); a tie goes to the setting with fewer candidates,
+# which fuses faster. Fixed before the test split was scored for the current grid.
+TIE = 1e-4
+
+
+def train_winner(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    top = max(row["ndcg@10"] for row in rows)
+    near = [row for row in rows if row["ndcg@10"] >= top - TIE]
+    return min(near, key=lambda row: (row["bm25_depth"] + row["dense_depth"], -row["ndcg@10"]))
 
 
 class _Memo:
@@ -273,8 +283,8 @@ def main() -> None:
     for depth, k in itertools.product(DEPTHS, RRF_KS):
         cell = {"rrf_k": k, "bm25_depth": depth, "dense_depth": depth}
         tuning.append({"fusion": "rrf", **cell, **run("train", "hybrid", "rrf", **cell)})
-    best = max(tuning, key=lambda row: row["ndcg@10"])
-    best_rrf = max((r for r in tuning if r["fusion"] == "rrf"), key=lambda r: r["ndcg@10"])
+    best = train_winner(tuning)
+    best_rrf = train_winner([r for r in tuning if r["fusion"] == "rrf"])
     defaults = RetrievalConfig()
     shipped = {
         "normalization": defaults.normalization,
@@ -290,9 +300,8 @@ def main() -> None:
 
     # --- TEST, scored once per configuration ---------------------------------------------
     family_best = {
-        family: max(
-            (r for r in tuning if (r.get("normalization"), r.get("missing_score")) == family),
-            key=lambda r: r["ndcg@10"],
+        family: train_winner(
+            [r for r in tuning if (r.get("normalization"), r.get("missing_score")) == family]
         )
         for family in FAMILIES
     }
@@ -380,7 +389,8 @@ def render(
         "### Tuning on the train split (809 queries, nDCG@10)",
         "",
         (
-            f"Best on train: **{label(best)}** ({best['ndcg@10']:.4f}); shipped defaults "
+            f"Best on train (scores within {TIE:g} tie; a tie goes to fewer candidates): "
+            f"**{label(best)}** ({best['ndcg@10']:.4f}); shipped defaults "
             f"{shipped_train['ndcg@10']:.4f}; difference "
             f"{best['ndcg@10'] - shipped_train['ndcg@10']:+.4f}, paired bootstrap 95% CI "
             f"[{ci[0]:+.4f}, {ci[1]:+.4f}] over train queries. Best RRF: k={best_rrf['rrf_k']}, "
@@ -390,9 +400,9 @@ def render(
         (
             "The shipped default is the train winner."
             if shipped_is_best
-            else "**The shipped default is not the train winner**: the winner failed the "
-            "blueprint golden-set release gate; the reasons and figures are in the comment on "
-            "the fusion settings in `retrieval/config.py`."
+            else "**The shipped default is not the train winner**: the winner did worse on "
+            "the blueprint corpus the product serves; the reasons and figures are in the "
+            "comment on the fusion settings in `retrieval/config.py`."
         ),
         "",
         (

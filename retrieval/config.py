@@ -16,12 +16,17 @@ class RetrievalConfig(BaseModel):
     top_k: int = Field(5, ge=1, le=50)
     # Fusion defaults come from tuning on the SciFact TRAIN queries only (809; the 300 test
     # queries never chose anything): bench/bench_scifact.py, results and notes in
-    # bench/results/retrieval.md. Min-max, alpha 0.5, depth 300 scored 0.7321 nDCG@10 on
-    # train. The best train cell, theoretical min-max with exact scores at alpha 0.8
-    # (0.7351, a gain inside train noise), is NOT the default: on the blueprint golden set
-    # it dropped Recall@5 from 0.959 to 0.951 and refusal accuracy to 0.947, below the
-    # release gate's 0.95 floor. rrf_k stays at the paper's 60 (robust across
-    # collections; k=5 scored higher on SciFact train) for callers who pick RRF.
+    # bench/results/retrieval.md. With passages embedded to 512 word pieces, min-max at
+    # alpha 0.5, depth 300 scores 0.7346 nDCG@10 on train. The best train cell,
+    # theoretical min-max with exact scores at alpha 0.85 (0.7386; paired bootstrap CI of
+    # the difference [-0.0014, +0.0095], so inside train noise), is NOT the default: it
+    # squeezes fused scores towards 1, and the extractive provider's relevance cut-offs
+    # read that scale - a KPI question then also quotes a neighbouring KPI row
+    # (tests/gateway/test_extractive.py, "monitoring coverage") - and on the blueprint
+    # golden set Recall@5 fell 0.955 -> 0.953 and refusal accuracy 0.972 -> 0.968. (With
+    # 256-token passages that family, at alpha 0.8, had failed the release gate outright.)
+    # rrf_k stays at the paper's 60 (robust across collections; k=10 scored higher on
+    # SciFact train) for callers who pick RRF.
     fusion: Literal["rrf", "weighted"] = "weighted"
     rrf_k: int = Field(60, ge=1)
     # Weight of the dense retriever in weighted fusion; BM25 gets 1 - alpha. It weighs
