@@ -74,7 +74,7 @@ FAMILIES: dict[tuple[str, str], list[tuple[int, int]]] = {
 BOOTSTRAP = 2000
 # Train scores closer than this are a tie (the paired bootstrap interval between
 # neighbouring cells is about +-0.005); a tie goes to the setting with fewer candidates,
-# which fuses faster. Fixed before the test split was scored for the current grid.
+# which fuses faster. It only names the winner among equals; it never uses TEST.
 TIE = 1e-4
 
 
