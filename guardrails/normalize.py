@@ -88,14 +88,23 @@ def _is_invisible(char: str) -> bool:
     return 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF
 
 
+def _has_invisible(text: str) -> bool:
+    # ASCII holds no format characters (Cf starts at U+00AD), and most text is ASCII:
+    # the per-character scan cost more than the rest of the input guards' cleaning.
+    return not text.isascii() and any(_is_invisible(c) for c in text)
+
+
+def _strip_invisible(text: str) -> str:
+    return "".join(c for c in text if not _is_invisible(c)) if _has_invisible(text) else text
+
+
 def clean_text(text: str) -> str:
     """NFKC, invisible characters removed, runs of spaces collapsed. Keeps case and script.
 
     This is the form that is embedded and sent on: it changes nothing a reader can see.
     """
     text = unicodedata.normalize("NFKC", text)
-    if any(_is_invisible(c) for c in text):
-        text = "".join(c for c in text if not _is_invisible(c))
+    text = _strip_invisible(text)
     text = _SPACES.sub(" ", text)
     return _NEWLINES.sub("\n\n", text).strip()
 
@@ -233,7 +242,7 @@ def scan_views(text: str, max_depth: int = 2) -> ScanViews:
     tags = _hidden_tags(nfkc)
     if tags:
         signals.append("unicode_tag_characters")
-    if any(_is_invisible(c) for c in nfkc):
+    if _has_invisible(nfkc):
         signals.append("invisible_characters")
     clean = clean_text(nfkc)
     folded = clean.translate(_CONFUSABLES)
@@ -258,7 +267,7 @@ def scan_views(text: str, max_depth: int = 2) -> ScanViews:
         signals.append("misspelt_trigger_words")
         views["typo"] = typo
     # Despace before runs of spaces are collapsed: the wider gaps mark word ends.
-    uncollapsed = "".join(c for c in nfkc if not _is_invisible(c)).translate(_CONFUSABLES).lower()
+    uncollapsed = _strip_invisible(nfkc).translate(_CONFUSABLES).lower()
     despaced = _SPACES.sub(" ", _despace(uncollapsed)).strip()
     if despaced != _SPACES.sub(" ", uncollapsed).strip():
         signals.append("spaced_letters")
