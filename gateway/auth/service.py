@@ -91,6 +91,26 @@ class AuthService:
             ),
         )
 
+    def cached(self, authorization: str | None) -> Principal | None:
+        """The principal for a key verified within ``cache_ttl_s``, or None: then call
+        ``authenticate``, which reads the key store (and raises for a bad header or key).
+
+        Lets an async caller answer the common case on the event loop and send only a
+        database read to a worker thread."""
+        if not authorization:
+            return None
+        scheme, _, token = authorization.strip().partition(" ")
+        parsed = parse_key(token) if scheme.lower() == "bearer" and token else None
+        if parsed is None:
+            return None
+        digest = hash_key(*parsed)
+        with self._lock:
+            cached = self._cache.get(digest)
+            if cached is None or cached[0] <= self._clock():
+                return None
+            self._cache.move_to_end(digest)
+            return cached[1]
+
     def authenticate(self, authorization: str | None) -> Principal:
         """``Authorization: Bearer lk_...`` -> Principal; AuthError (401) otherwise."""
         if authorization is None or not authorization.strip():

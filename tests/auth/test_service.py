@@ -87,6 +87,26 @@ def test_revocation_elsewhere_takes_effect_within_the_cache_ttl(
         auth.authenticate(header)
 
 
+def test_cached_answers_only_for_a_key_verified_within_the_ttl(store: KeyStore, clock: FakeClock) -> None:
+    """The async auth dependency answers from ``cached`` on the event loop and sends
+    everything else (first use, expiry, bad headers) to ``authenticate``."""
+    auth = service(store, clock)
+    created = store.create("dora", "chat")
+    header = f"Bearer {created.plain_key}"
+    for bad in (None, "", "Bearer", "Basic dXNlcjpwYXNz", "Bearer not-a-key"):
+        assert auth.cached(bad) is None
+    assert auth.cached(header) is None  # never verified here yet
+    principal = auth.authenticate(header)
+    assert auth.cached(header) == principal
+    assert auth.cached(f"  bearer   {created.plain_key} ") == principal
+    assert auth.cached("Bearer lk_0123456789ab_" + "x" * 43) is None  # another key's hash
+    clock.now += 5.1
+    assert auth.cached(header) is None  # expired: authenticate reads the store again
+    auth.authenticate(header)
+    auth.revoke(created.key.key_id)
+    assert auth.cached(header) is None
+
+
 def test_dev_mode_is_explicit_and_never_admin(store: KeyStore, clock: FakeClock) -> None:
     with pytest.raises(AuthError):
         service(store, clock).authenticate(None)  # off by default
