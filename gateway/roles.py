@@ -36,6 +36,7 @@ SCORECARD_COLUMNS = {
 }
 
 _NORMALIZE = re.compile(r"[^a-z0-9]+")
+_SPACE_RUN = re.compile(r"\s+")
 # Job titles whose head noun no blueprint family uses. A question about one of them (and
 # about no known role) asks for a blueprint ladder does not have: say so, don't guess.
 # Engineer/manager/lead/architect are left out: the catalog uses them, and people use
@@ -117,6 +118,15 @@ class RoleCatalog:
         }
         # Longest first, so "staff applied ai engineer" wins over a shorter alias inside it.
         self._names = sorted(names, key=lambda x: (-len(x[0]), x[0]))
+        # Compiled once: query planning strips mentions on every request, and building
+        # one pattern per alias per call cost more than the substitutions themselves.
+        self._mention_patterns = [
+            re.compile(
+                r"\b" + r"\W+".join(re.escape(w) + "s?" for w in alias.split()) + r"(?:'s|’s)?\b",
+                flags=re.IGNORECASE,
+            )
+            for alias, _ in self._names
+        ]
 
     def __len__(self) -> int:
         return len(self._by_slug)
@@ -188,10 +198,9 @@ class RoleCatalog:
     def strip_mentions(self, text: str) -> str:
         """``text`` without the role names it contains (used once a role filter applies,
         where the name no longer tells passages apart and only adds noise)."""
-        for alias, _ in self._names:
-            pattern = r"\b" + r"\W+".join(re.escape(w) + "s?" for w in alias.split()) + r"(?:'s|’s)?\b"
-            text = re.sub(pattern, " ", text, flags=re.IGNORECASE)
-        return re.sub(r"\s+", " ", text).strip()
+        for pattern in self._mention_patterns:
+            text = pattern.sub(" ", text)
+        return _SPACE_RUN.sub(" ", text).strip()
 
     def unknown_title(self, text: str) -> str | None:
         """A job title in ``text`` that has no blueprint here ("UX Researcher", "Chief
