@@ -104,6 +104,10 @@ class Telemetry:
 
     def step(self, name: str, start_ns: int, end_ns: int, **attributes: Any) -> None:
         """A finished sub-step measured elsewhere, as a child of the current span."""
+        if not trace.get_current_span().is_recording():
+            # An unsampled parent's children are never recorded either (ParentBased, or
+            # ALWAYS_OFF without an exporter): skip making ~15 dead spans per request.
+            return
         span = self.tracer.start_span(
             f"ladder.{name}", start_time=start_ns,
             attributes={k: v for k, v in attributes.items() if v is not None},
@@ -120,21 +124,23 @@ class Telemetry:
         duration is exact; the gaps between them (the shared query embedding, reported as
         ``ladder.guards.embedding_ms``) are not placed."""
         cursor = started_ns
+        recording = span.is_recording()
         for verdict in verdicts:
             end = cursor + int(verdict.latency_ms * 1_000_000)
-            self.step(
-                f"guard.{verdict.guard}", cursor, end,
-                **{
-                    "ladder.guard.name": verdict.guard,
-                    "ladder.guard.stage": verdict.stage,
-                    "ladder.guard.triggered": verdict.triggered,
-                    "ladder.guard.action": verdict.action,
-                    "ladder.guard.score": verdict.score,
-                    "ladder.guard.threshold": verdict.threshold,
-                    # Rule ids and counts only (guards never put user text in reasons).
-                    "ladder.guard.reasons": list(verdict.reasons) or None,
-                },
-            )
+            if recording:
+                self.step(
+                    f"guard.{verdict.guard}", cursor, end,
+                    **{
+                        "ladder.guard.name": verdict.guard,
+                        "ladder.guard.stage": verdict.stage,
+                        "ladder.guard.triggered": verdict.triggered,
+                        "ladder.guard.action": verdict.action,
+                        "ladder.guard.score": verdict.score,
+                        "ladder.guard.threshold": verdict.threshold,
+                        # Rule ids and counts only (guards never put user text in reasons).
+                        "ladder.guard.reasons": list(verdict.reasons) or None,
+                    },
+                )
             self.metrics.guard_latency.labels(verdict.guard, verdict.stage).observe(verdict.latency_ms / 1000)
             cursor = end
         triggered = [v.guard for v in verdicts if v.triggered]
