@@ -251,3 +251,34 @@ def test_unhandled_error_details_are_scrubbed_before_export(gateway: Gateway) ->
     message = exceptions[0].attributes["exception.message"]
     assert "jane.roe@example.com" not in message and "<EMAIL>" in message
     assert "jane.roe@example.com" not in (server.status.description or "")
+
+
+def test_without_an_exporter_ids_still_reach_responses(start_gateway) -> None:  # type: ignore[no-untyped-def]
+    """No exporter: OpenTelemetry's ASGI middleware is replaced by the unsampled server
+    span, and responses (errors and unhandled failures included) still carry a trace id
+    that continues the caller's trace."""
+    from gateway.observability.http import UnsampledServerSpan
+
+    plain = start_gateway(exporter="none")
+    assert plain.exporter is None
+    with plain.client(traceparent=f"00-{CALLER_TRACE}-{CALLER_SPAN}-01") as client:
+        continued = client.post("/v1/answers", json={"question": "How is an MLOps Engineer measured?"})
+    with plain.client() as client:
+        fresh = [client.post("/v1/search", json={"query": "model monitoring", "k": 2}) for _ in range(2)]
+        errors = [client.get("/no/such/path"), client.post("/v1/answers", json={"question": ""})]
+    with plain.client() as client:
+        unhandled = client.get("/test/boom")
+
+    assert continued.status_code == 200, continued.text
+    assert continued.headers["x-trace-id"] == CALLER_TRACE == continued.json()["trace_id"]
+    fresh_ids = [r.headers["x-trace-id"] for r in fresh]
+    assert all(HEX32.match(t) for t in fresh_ids) and len(set(fresh_ids)) == 2 and CALLER_TRACE not in fresh_ids
+    assert [r.status_code for r in (*errors, unhandled)] == [404, 400, 500]
+    assert all(HEX32.match(r.headers["x-trace-id"]) for r in (*errors, unhandled))
+    assert unhandled.json()["error"]["message"].endswith(
+        f"quote trace id {unhandled.headers['x-trace-id']} when reporting it")
+    stack, kinds = plain.app.middleware_stack, []
+    while stack is not None:
+        kinds.append(type(stack).__name__)
+        stack = getattr(stack, "app", None) or getattr(stack, "_app", None)
+    assert UnsampledServerSpan.__name__ in kinds and "OpenTelemetryMiddleware" not in kinds
