@@ -19,6 +19,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from gateway.observability.export import ScrubbingExporter, make_exporter
 from gateway.observability.logs import (
+    BOUNDED,
     JsonFormatter,
     LadderHandler,
     TextFormatter,
@@ -66,6 +67,23 @@ def test_json_lines_carry_fields_and_scrub_message_and_traceback() -> None:
 
     text = TextFormatter().format(_record("started", workers=2))
     assert " INFO ladder.test started workers=2" in text
+
+
+def test_only_a_message_marked_bounded_skips_scrubbing() -> None:
+    # The request line is built from method, route template and status; everything else,
+    # a traceback included, is still scrubbed.
+    bounded = _record("POST %s %d", "/v1/answers", 200)
+    setattr(bounded, BOUNDED, True)
+    assert json.loads(JsonFormatter().format(bounded))["message"] == "POST /v1/answers 200"
+    try:
+        raise ValueError("from jane@example.com")
+    except ValueError:
+        marked = _record("failed")
+        setattr(marked, BOUNDED, True)
+        marked.exc_info = sys.exc_info()
+    assert "jane@example.com" not in JsonFormatter().format(marked)
+    unmarked = _record("mail %s", "jane@example.com")
+    assert json.loads(JsonFormatter().format(unmarked))["message"] == "mail <EMAIL>"
 
 
 def test_configure_logging_replaces_its_own_handler_and_keeps_others() -> None:
