@@ -42,6 +42,11 @@ def row(name: str, cache: str, result: workload.LevelResult, load: str, target: 
     )
 
 
+def load_now() -> str:
+    """Load average and the CPU probe, taken just before a scenario."""
+    return f"{harness.load_average()} | {harness.cpu_probe_ms():.0f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=20.0)
@@ -61,7 +66,7 @@ def main() -> None:
     with harness.running(upstream):
         direct: dict[bool, float] = {}
         for stream in (False, True):
-            load = harness.load_average()
+            load = load_now()
             lat, err, secs = asyncio.run(drive(upstream.url, concurrency=c, duration=args.duration, stream=stream))
             direct[stream] = pct(lat, 50)
             rows.append(f"| upstream direct ({'stream' if stream else 'json'}) | - | {c} | {len(lat) / secs:.1f} | "
@@ -80,16 +85,16 @@ def main() -> None:
                         url, key, concurrency=clients, duration_s=args.duration, warmup_s=args.warmup,
                         mix=mix, seed=args.seed, model=model))
 
-                load = harness.load_average()
+                load = load_now()
                 single = run({"answer": 1.0}, 1)
                 rows.append(row("answers, extractive", cache, single, load, "p50 ≤ 30, p95 ≤ 80 ms"))
                 print(rows[-1], flush=True)
-                load = harness.load_average()
+                load = load_now()
                 many = run({"answer": 1.0}, c)
                 rows.append(row("answers, extractive", cache, many, load, "≥ 80 req/s, 0 errors"))
                 print(rows[-1], flush=True)
                 for stream, target in ((False, "≥ 120 req/s"), (True, "≥ 80 req/s")):
-                    load = harness.load_average()
+                    load = load_now()
                     result = run({"chat_stream" if stream else "chat": 1.0}, c, model="ladder-chat")
                     added = result.percentile_ms(50) - direct[stream]
                     rows.append(row(f"chat via openai→fake ({'stream' if stream else 'json'})", cache, result, load,
@@ -109,11 +114,13 @@ def main() -> None:
          f"{f' --workers {args.workers}' if args.workers != 1 else ''}{' --write-md' if args.write_md else ''}`"),
         "",
         (f"Machine: {harness.machine()}. {workers_text}; the load generator runs on the same host. "
-         f"Fake upstream: gateway.testing.fake_upstream, fixed {args.latency_ms:g} ms per reply."),
+         f"Fake upstream: gateway.testing.fake_upstream, fixed {args.latency_ms:g} ms per reply. "
+         "CPU probe: the milliseconds a fixed pure-Python loop took just before the scenario "
+         "(best of 3; lower is a faster box - this shared VM's speed drifts by a third or more)."),
         "",
         ("| scenario | response cache | clients | req/s | p50 ms | p95 ms | p99 ms | errors | served by | target | "
-         "load avg (1/5/15) before |"),
-        "|---|---|---:|---:|---:|---:|---:|---:|---|---|---|",
+         "load avg (1/5/15) before | CPU probe ms |"),
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---|---|---:|",
         *rows,
         "",
         *(f"- {note}" for note in notes),

@@ -39,6 +39,22 @@ def load_average() -> str:
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
 
 
+def cpu_probe_ms(rounds: int = 3) -> float:
+    """Milliseconds of CPU a fixed pure-Python loop takes here (best of ``rounds``).
+
+    The box is a shared VM: the same loop has taken from ~420 to ~730 ms minutes apart
+    on an idle machine, which moves every throughput figure with it. Printed next to
+    each scenario so runs taken at different speeds can be told apart."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.process_time()
+        total = 0
+        for i in range(1_000_000):
+            total += i * i % 7
+        best = min(best, (time.process_time() - started) * 1000)
+    return best
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
