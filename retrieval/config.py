@@ -58,6 +58,10 @@ class RetrievalConfig(BaseModel):
     # hybrid nDCG@10 0.7321 at 256 -> 0.7346 at 512 (dense alone 0.6602 -> 0.6593).
     embedding_passage_max_tokens: int = Field(512, ge=16, le=512)
     query_cache_size: int = Field(2048, ge=0)
+    # ONNX Runtime threads per embedding call. None: the cores this process may use, at
+    # most 2 (bench/results/embedding.md); the gateway divides them among its workers,
+    # since two sessions each spreading over both cores only contend.
+    embedding_threads: int | None = Field(None, ge=1, le=64)
     faiss_index: Literal["flat", "hnsw"] = "flat"
     # HNSW graph parameters (only used when faiss_index == "hnsw").
     hnsw_m: int = Field(32, ge=4, le=128)

@@ -116,8 +116,17 @@ def _count(text: str, encoding: str) -> int:
 class TokenCounter:
     """Counts tokens offline. Cheap to construct; ``warm_up()`` loads the BPE tables."""
 
-    def warm_up(self) -> None:
-        for name in PACKAGED_ENCODINGS:
+    def warm_up(self, models: Iterable[str | None] | None = None) -> None:
+        """Load the BPE tables ``models`` count with (all packaged ones when None).
+
+        Each table costs 70-100 MB per process, so the gateway loads only the ones its
+        routed models use, plus the default; another loads on its first use."""
+        names = (
+            set(PACKAGED_ENCODINGS)
+            if models is None
+            else {DEFAULT_ENCODING} | {resolve_encoding(model)[0] for model in models}
+        )
+        for name in sorted(names):
             get_encoding(name)
 
     def count_text(self, text: str, model: str | None = None) -> int:

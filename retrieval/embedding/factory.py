@@ -62,6 +62,7 @@ def _onnx(quantized: bool) -> BackendFactory:
             quantized=quantized,
             batch_size=config.embedding_batch_size,
             cache_size=config.query_cache_size,
+            intra_op_threads=config.embedding_threads,
             passage_max_tokens=config.embedding_passage_max_tokens,
         )
 

@@ -289,3 +289,24 @@ def test_serve_with_a_bad_toml_in_the_working_directory_exits_cleanly(ladder_cli
     assert "dev_mode" in result.stderr and "loopback" in result.stderr
     assert "Traceback" not in result.stderr
 
+
+
+@pytest.mark.parametrize(
+    ("workers", "cores", "configured", "expected"),
+    [
+        (1, 2, None, None),  # one worker: the embedder's own default (up to 2 threads)
+        (2, 2, None, 1),  # two workers share two cores
+        (2, 8, None, 2),  # never more than 2 (measured: no gain past 2)
+        (4, 2, None, 1),  # at least 1
+        (2, 2, 3, 3),  # an explicit setting is kept
+    ],
+)
+def test_each_worker_embeds_with_its_share_of_the_cores(
+    monkeypatch: pytest.MonkeyPatch, workers: int, cores: int, configured: int | None, expected: int | None
+) -> None:
+    from gateway.services import _retrieval_for_worker
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cores)), raising=False)
+    retrieval = {"embedding_threads": configured} if configured else {}
+    settings = load_settings(workers=workers, retrieval=retrieval)
+    assert _retrieval_for_worker(settings).embedding_threads == expected

@@ -43,6 +43,7 @@ def test_onnx_backends_pass_the_agreed_arguments(
         embedding_batch_size=32,
         query_cache_size=7,
         embedding_passage_max_tokens=384,
+        embedding_threads=3,
     )
     assert isinstance(make_embedder(config, tmp_path), FakeOnnxEmbedder)
     assert received == {
@@ -51,6 +52,7 @@ def test_onnx_backends_pass_the_agreed_arguments(
         "quantized": quantized,
         "batch_size": 32,
         "cache_size": 7,
+        "intra_op_threads": 3,
         "passage_max_tokens": 384,
     }
 

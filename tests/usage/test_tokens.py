@@ -155,6 +155,30 @@ print(json.dumps(out))
     assert len(result["files"]) == 2  # both packaged encodings unpacked into the empty dir
 
 
+def test_warm_up_loads_only_the_tables_the_named_models_use(tmp_path: Path) -> None:
+    """Each BPE table is 70-100 MB of a process: the gateway warms the ones its routed
+    models count with (and the default); any other loads when first used."""
+    script = """
+import json, tiktoken.registry as registry
+from gateway.usage.tokens import TokenCounter
+c = TokenCounter()
+c.warm_up(["llama3.2:3b", "ladder-extractive", None])
+local = sorted(registry.ENCODINGS)
+c.warm_up(["openai/gpt-4o"])
+routed = sorted(registry.ENCODINGS)
+fresh = TokenCounter()
+counted = fresh.count_text("hello world", "gpt-4o")
+print(json.dumps({"local": local, "routed": routed, "counted": counted}))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LADDER_")}
+    env["TIKTOKEN_CACHE_DIR"] = str(tmp_path)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {"local": ["cl100k_base"], "routed": ["cl100k_base", "o200k_base"], "counted": 2}
+
+
 def test_pydantic_messages_count_like_dicts(counter: TokenCounter) -> None:
     from pydantic import BaseModel
 
