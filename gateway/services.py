@@ -115,12 +115,23 @@ class Services:
         await self.router.start()
         self.started = True
 
-    def _start_blocking(self) -> None:
+    def load(self) -> None:
+        """The read-only parts: BPE tables, embedding model, index, prompts, guard models.
+
+        ``start()`` calls it; ``ladder serve --workers N`` calls it once in the parent
+        before forking, so the workers share these pages (see gateway/cli/prefork.py).
+        Opens nothing that a forked process could not use: no database, no thread."""
+        if self._snapshot is not None:
+            return
         self.tokens.warm_up(t.model for spec in self.router.aliases().values() for t in spec.targets)
         self.embedder.warm_up()
         self._snapshot = self._load_snapshot()
         self.prompts.warm_up()
         self.guards.warm_up()
+
+    def _start_blocking(self) -> None:
+        self.load()
+        # Per process: SQLite connections and the ledger's writer thread.
         self.ledger.start()
         self.auth.start()
 

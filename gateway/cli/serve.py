@@ -78,7 +78,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default: settings port)")] = None,
     workers: Annotated[
         int | None,
-        typer.Option(help="Worker processes (default: settings workers); each loads its own models"),
+        typer.Option(help="Worker processes (default: settings workers); with the ONNX embedder they "
+                          "share one load of the models and index"),
     ] = None,
     dev: Annotated[
         bool, typer.Option("--dev", help="Allow anonymous requests (loopback only); sets auth.dev_mode")
@@ -116,8 +117,14 @@ def serve(
         f"{', anonymous dev mode' if settings.auth.dev_mode else ''})"
     )
     if settings.workers > 1:
-        # uvicorn's supervisor starts each worker from an import string; every worker
-        # re-reads settings from the environment and loads its own index and models.
+        from gateway.cli.prefork import preforkable, serve_preforked
+
+        if preforkable(settings):
+            # Models and index loaded once here; the workers are forked and share them.
+            raise typer.Exit(serve_preforked(settings, common, _server_class()))
+        # The PyTorch backend (or a multi-threaded ONNX setting) cannot be shared across
+        # a fork: uvicorn's supervisor starts each worker from an import string; every
+        # worker re-reads settings from the environment and loads its own index and models.
         _export_for_workers(settings, dev)
         uvicorn.run("gateway.app:create_app", factory=True, workers=settings.workers, **common)
         return

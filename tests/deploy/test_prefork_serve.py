@@ -1,0 +1,75 @@
+"""``ladder serve --workers 2`` with the ONNX embedder: the workers are forked from a
+parent that loaded the model and index once, so they share those pages."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+
+from retrieval.embedding.model_path import minilm_path
+from retrieval.embedding.onnx_export import ensure_exported
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+def _memory_kb(pid: int, field: str) -> int:
+    source = "status" if field == "VmRSS:" else "smaps_rollup"
+    for line in Path(f"/proc/{pid}/{source}").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} for {pid}")
+
+
+def test_forked_workers_share_one_load_replace_a_lost_worker_and_stop_cleanly(
+    serve, data_dir: Path, make_key  # type: ignore[no-untyped-def]
+) -> None:
+    ensure_exported(minilm_path(), data_dir / "models")  # as `ladder serve` would once; not timed here
+    key, _ = make_key("answers")
+    server = serve(data_dir, LADDER_WORKERS="2", LADDER_RETRIEVAL__EMBEDDING_BACKEND="onnx")
+    workers = _children(server.proc.pid)
+    assert len(workers) == 2, server.output()
+
+    headers = {"authorization": f"Bearer {key}"}
+    questions = ["What availability should an AI endpoint reach?", "Which skills does an MLOps Engineer need?"]
+    for question in questions * 2:
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:  # a new connection each
+            response = client.post("/v1/answers", json={"question": question})
+        assert response.status_code == 200, response.text
+        assert not response.json()["refused"] and response.json()["citations"], response.json()
+
+    # The model, BPE table and index pages are shared: PSS (shared pages split between the
+    # processes holding them) is far below the RSS sum, which counts them once per process.
+    tree = [server.proc.pid, *workers]
+    rss = sum(_memory_kb(pid, "VmRSS:") for pid in tree)
+    pss = sum(_memory_kb(pid, "Pss:") for pid in tree)
+    assert pss < 0.7 * rss, (pss, rss)
+
+    os.kill(workers[0], signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = _children(server.proc.pid)
+        if len(now) == 2 and workers[0] not in now:
+            break
+        time.sleep(0.1)
+    assert len(now) == 2 and workers[0] not in now and workers[1] in now, server.output()
+    with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
+        assert client.post("/v1/answers", json={"question": questions[0]}).status_code == 200
+
+    server.terminate()
+    assert server.proc.wait(60) == 0, server.output()
+    assert not [pid for pid in now if Path(f"/proc/{pid}").exists()]
