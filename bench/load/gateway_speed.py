@@ -8,8 +8,10 @@ Scenarios (each against a real ``ladder serve`` process, 1 worker):
 * /v1/chat/completions through the ``openai`` provider (model alias ladder-chat) to the
   fake upstream answering after a fixed 50 ms, 16 clients, non-streaming and streaming,
   next to the same load sent straight to the upstream ("direct"): the difference of
-  the p50s is what ladder adds;
-* RSS of the server after the runs (warm).
+  the p50s is what ladder adds; and the non-streaming request from 1 client, next to
+  1 client sent straight to the upstream: what the pipeline adds without queueing;
+* RSS of the server after the runs (warm), and PSS (shared pages split between the
+  processes that share them) where there are several workers.
 
 Each scenario runs twice: with the response cache off (every request does the whole
 pipeline: guards, retrieval, provider, output guards) and with it on (default
@@ -64,13 +66,15 @@ def main() -> None:
     notes: list[str] = []
     upstream = harness.FakeUpstream(harness.free_port(), args.latency_ms, harness.OUT / "speed-fake.log")
     with harness.running(upstream):
-        direct: dict[bool, float] = {}
-        for stream in (False, True):
+        direct: dict[tuple[bool, int], float] = {}
+        for stream, clients in ((False, c), (True, c), (False, 1)):
             load = load_now()
-            lat, err, secs = asyncio.run(drive(upstream.url, concurrency=c, duration=args.duration, stream=stream))
-            direct[stream] = pct(lat, 50)
-            rows.append(f"| upstream direct ({'stream' if stream else 'json'}) | - | {c} | {len(lat) / secs:.1f} | "
-                        f"{pct(lat, 50):.1f} | {pct(lat, 95):.1f} | {pct(lat, 99):.1f} | {err} | - | - | {load} |")
+            lat, err, secs = asyncio.run(drive(upstream.url, concurrency=clients, duration=args.duration,
+                                               stream=stream))
+            direct[stream, clients] = pct(lat, 50)
+            rows.append(f"| upstream direct ({'stream' if stream else 'json'}) | - | {clients} | "
+                        f"{len(lat) / secs:.1f} | {pct(lat, 50):.1f} | {pct(lat, 95):.1f} | {pct(lat, 99):.1f} | "
+                        f"{err} | - | - | {load} |")
             print(rows[-1], flush=True)
         for cache in args.cache:
             data_dir = harness.scratch_data_dir(f"speed-cache-{cache}")
@@ -96,13 +100,21 @@ def main() -> None:
                 for stream, target in ((False, "≥ 120 req/s"), (True, "≥ 80 req/s")):
                     load = load_now()
                     result = run({"chat_stream" if stream else "chat": 1.0}, c, model="ladder-chat")
-                    added = result.percentile_ms(50) - direct[stream]
+                    added = result.percentile_ms(50) - direct[stream, c]
                     rows.append(row(f"chat via openai→fake ({'stream' if stream else 'json'})", cache, result, load,
                                     target, f"; added p50 {added:.1f} ms (≤ 15)"))
                     print(rows[-1], flush=True)
+                # The same request alone: what the pipeline itself adds, without queueing.
+                load = load_now()
+                alone = run({"chat": 1.0}, 1, model="ladder-chat")
+                added = alone.percentile_ms(50) - direct[False, 1]
+                rows.append(row("chat via openai→fake (json)", cache, alone, load, "-",
+                                f"added p50 {added:.1f} ms alone (the target is at {c} clients)"))
+                print(rows[-1], flush=True)
                 warm = harness.sample(gateway.pid)
                 hit = many.cache_hit_rate()
-                notes.append(f"cache {cache}: server RSS after the runs {warm.rss_mb:.0f} MB (target ≤ 700), "
+                notes.append(f"cache {cache}: server RSS after the runs {warm.rss_mb:.0f} MB (target ≤ 700; "
+                             f"PSS {warm.pss_mb:.0f} MB; both summed over the server's processes), "
                              f"{warm.fds} open fds; answer cache hit rate at {c} clients: "
                              f"{'-' if hit is None else f'{100 * hit:.0f}%'}")
     workers_text = "One uvicorn worker" if args.workers == 1 else f"{args.workers} uvicorn workers"

@@ -92,11 +92,14 @@ class ProcSample:
     rss_mb: float
     fds: int
     cpu_s: float
+    # Proportional set size: a page shared by n processes counts 1/n in each, so the sum
+    # over the tree is the memory it really holds (RSS counts shared pages once per process).
+    pss_mb: float = 0.0
 
 
 def sample(pid: int) -> ProcSample:
-    """RSS (VmRSS), open file descriptors and user+system CPU of pid and its descendants."""
-    rss_kb = fds = 0
+    """RSS (VmRSS), PSS, open file descriptors and user+system CPU of pid and its descendants."""
+    rss_kb = pss_kb = fds = 0
     ticks = 0
     for member in process_tree(pid):
         base = Path(f"/proc/{member}")
@@ -104,12 +107,16 @@ def sample(pid: int) -> ProcSample:
             for line in (base / "status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     rss_kb += int(line.split()[1])
+            with contextlib.suppress(OSError):  # smaps_rollup: Linux 4.14+
+                for line in (base / "smaps_rollup").read_text().splitlines():
+                    if line.startswith("Pss:"):
+                        pss_kb += int(line.split()[1])
             fds += len(os.listdir(base / "fd"))
             fields = (base / "stat").read_text().rsplit(")", 1)[1].split()
             ticks += int(fields[11]) + int(fields[12])  # utime, stime
         except (OSError, IndexError, ValueError):
             continue  # the process ended between listing and reading
-    return ProcSample(rss_kb / 1024, fds, ticks / _CLK_TCK)
+    return ProcSample(rss_kb / 1024, fds, ticks / _CLK_TCK, pss_kb / 1024)
 
 
 # -- processes ---------------------------------------------------------------------------------
