@@ -119,6 +119,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         observe_services(svc)  # after the server's own logging set-up, so ours wins
         await svc.start()
+        if svc.supervisor_pid is not None:
+            # A worker forked after a reindex starts from the parent's older snapshot.
+            await svc.reload_index(only_if_newer=True)
+            svc.listen_for_reload()
         app.state.services = svc
         app.state.orchestrator = Orchestrator(svc)
         try:

@@ -14,9 +14,10 @@ children). The PyTorch backend, or an explicit multi-threaded ONNX setting, keep
 uvicorn's spawn mode instead (see ``preforkable``).
 
 The parent only supervises: it restarts a worker that dies (a fresh fork of the loaded
-state takes milliseconds), gives up when workers keep dying at start-up, and on SIGTERM
-or SIGINT asks every worker to drain (each has the single-process shutdown budget and
-watchdog) and kills any still running after that budget.
+state takes milliseconds), gives up when workers keep dying at start-up, relays SIGHUP to
+every worker (each then loads the newest index; ``POST /v1/admin/reload`` on any worker
+sends it), and on SIGTERM or SIGINT asks every worker to drain (each has the
+single-process shutdown budget and watchdog) and kills any still running after that budget.
 """
 
 from __future__ import annotations
@@ -69,10 +70,17 @@ class Supervisor:
         self._stop_timeout_s = stop_timeout_s
         self._context = context or multiprocessing.get_context("fork")
         self._stopping = threading.Event()
+        self._relay = threading.Event()
+        self._children: list[tuple[BaseProcess, float]] = []
         self.restarts = 0
 
     def stop(self) -> None:
         self._stopping.set()
+
+    def reload(self) -> None:
+        """Relay a reload (SIGHUP) to every worker; sent by a worker after
+        ``POST /v1/admin/reload``, or by an operator (``kill -HUP <parent pid>``)."""
+        self._relay.set()
 
     def _fork(self) -> tuple[BaseProcess, float]:
         process = self._context.Process(target=self._target, daemon=False)
@@ -82,6 +90,7 @@ class Supervisor:
     def run(self) -> int:
         """Start the workers and supervise them; returns the exit status for the parent."""
         previous = {sig: signal.signal(sig, lambda *_: self.stop()) for sig in (signal.SIGTERM, signal.SIGINT)}
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: self.reload())
         try:
             return self._supervise()
         finally:
@@ -89,11 +98,17 @@ class Supervisor:
                 signal.signal(sig, handler)
 
     def _supervise(self) -> int:
-        children = [self._fork() for _ in range(self._workers)]
+        children = self._children = [self._fork() for _ in range(self._workers)]
         failures = 0
         status = 0
         while not self._stopping.is_set():
             wait([process.sentinel for process, _ in children], timeout=0.5)
+            if self._relay.is_set():
+                self._relay.clear()
+                for process, _ in children:
+                    if process.exitcode is None and process.pid is not None:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(process.pid, signal.SIGHUP)
             for slot, (process, started) in enumerate(children):
                 if process.exitcode is None or self._stopping.is_set():
                     continue
@@ -156,6 +171,7 @@ def serve_preforked(settings: Settings, uvicorn_options: dict[str, Any], server_
     retrieval = settings.retrieval.model_copy(update={"embedding_threads": 1})
     settings = settings.model_copy(update={"retrieval": retrieval})
     services = Services(settings)
+    services.supervisor_pid = os.getpid()  # the workers ask this process to relay reloads
     observe_services(services)  # the parent's own lines (worker restarts) in the configured format
     services.load()
     app = create_app(settings, services=services)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import httpx
 
 from retrieval.embedding.model_path import minilm_path
 from retrieval.embedding.onnx_export import ensure_exported
+from tests.deploy.conftest import ROOT, ladder_env
 
 
 def _children(pid: int) -> list[int]:
@@ -73,3 +76,51 @@ def test_forked_workers_share_one_load_replace_a_lost_worker_and_stop_cleanly(
     server.terminate()
     assert server.proc.wait(60) == 0, server.output()
     assert not [pid for pid in now if Path(f"/proc/{pid}").exists()]
+
+
+def _versions(url: str, samples: int = 12) -> set[str]:
+    seen = set()
+    for _ in range(samples):
+        with httpx.Client(base_url=url, timeout=30) as client:  # a new connection: any worker may answer
+            seen.add(client.get("/readyz").json()["checks"]["index"]["version"])
+    return seen
+
+
+def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_a_reload_on_one_worker_reaches_every_worker_and_later_forks(
+    serve, data_dir: Path, make_key  # type: ignore[no-untyped-def]
+) -> None:
+    ensure_exported(minilm_path(), data_dir / "models")
+    key, _ = make_key("admin")
+    server = serve(data_dir, LADDER_WORKERS="2", LADDER_RETRIEVAL__EMBEDDING_BACKEND="onnx")
+    (before,) = _versions(server.url)
+    ingest = subprocess.run(  # a one-blueprint corpus: a new version that is easy to tell apart
+        [sys.executable, "-m", "gateway.cli.main", "ingest", str(ROOT / "corpus" / "staff-data-engineer.md")],
+        cwd=data_dir, env=ladder_env(data_dir), capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert ingest.returncode == 0, ingest.stderr
+
+    reload = httpx.post(f"{server.url}/v1/admin/reload", headers={"authorization": f"Bearer {key}"}, timeout=120)
+    assert reload.status_code == 200, reload.text
+    body = reload.json()
+    assert body["changed"] and body["all_workers"] and body["previous_version"] == before
+    after = body["version"]
+    # The worker that answered reloaded at once; the parent relays SIGHUP to both, and the
+    # other one loads the new version (the first, already on it, keeps its snapshot).
+    _wait(lambda: "index reloaded on SIGHUP" in server.output(), 60, "the other worker to reload")
+    assert server.output().count("index reloaded on SIGHUP") == 1, server.output()
+    assert _versions(server.url) == {after}
+
+    # A worker forked now starts from the parent's snapshot (the old index) and must catch up.
+    workers = _children(server.proc.pid)
+    os.kill(workers[0], signal.SIGKILL)
+    _wait(lambda: len(_children(server.proc.pid)) == 2 and workers[0] not in _children(server.proc.pid), 30,
+          "a replacement worker")
+    _wait(lambda: _versions(server.url, samples=1) == {after}, 30, "the replacement to be ready")
+    assert _versions(server.url, samples=16) == {after}
