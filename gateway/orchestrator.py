@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-import anyio
 import numpy as np
 
 from gateway.cache import cache_key, is_cacheable
@@ -256,13 +255,13 @@ class Orchestrator:
             texts = needed.texts
         embedder = self._s.guards.embedder
         started = time.perf_counter()
-        vectors = await anyio.to_thread.run_sync(lambda: embedder.embed(texts))
+        vectors = await self._s.run_model(lambda: embedder.embed(texts))
         embedding_ms = (time.perf_counter() - started) * 1000
         try:
             return check(False, dict(zip(texts, vectors, strict=True))), embedding_ms
         except ModelNeeded:  # a different text than the first run asked for: not expected
             log.warning("input guards asked for another embedding after ModelNeeded; running in a thread")
-            return await anyio.to_thread.run_sync(lambda: check(True)), embedding_ms
+            return await self._s.run_model(lambda: check(True)), embedding_ms
 
     async def _retrieve(self, prepared: _Prepared, outcome: Any) -> None:
         s = self._s
@@ -304,7 +303,7 @@ class Orchestrator:
                 # GIL-holding Python, so a worker thread would add a hop and no parallelism.
                 hits: list[Hit] = search()
             else:
-                hits = await anyio.to_thread.run_sync(search)
+                hits = await s.run_model(search)
             for name, start, end in steps:  # bm25, embed (unless reused), dense, fusion
                 s.telemetry.step(f"retrieval.{name}", start, end)
             span.set_attribute("ladder.retrieval.query_vector_reused", vector is not None)
@@ -509,7 +508,7 @@ class Orchestrator:
         try:
             return check(allow_model=False)
         except ModelNeeded:
-            return await anyio.to_thread.run_sync(lambda: check(allow_model=True))
+            return await s.run_model(lambda: check(allow_model=True))
 
     async def _check_piece(self, prepared: _Prepared, piece: str) -> str:
         s = self._s

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import time
 
-import anyio
 from fastapi import APIRouter
 
 from gateway.deps import SearchPrincipal, ServicesDep
@@ -22,7 +21,7 @@ async def search(body: SearchRequest, services: ServicesDep, principal: SearchPr
     # A mistyped role slug must not read as "no matches": unknown roles are a 404, as in /v1/answers.
     for slug in [body.role] if isinstance(body.role, str) else body.role or []:
         snapshot.catalog.get(slug)
-    hits = await anyio.to_thread.run_sync(
+    hits = await services.run_model(
         lambda: snapshot.searcher.search(body.query, k=body.k, mode=body.mode, fusion=body.fusion,
                                          filters=filters or None)
     )
