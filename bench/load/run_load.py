@@ -60,10 +60,13 @@ def main() -> None:
             lines += [
                 f"### {workers} uvicorn worker(s)",
                 "",
-                f"RSS after start-up: {startup.rss_mb:.0f} MB (all processes).",
+                (f"RSS after start-up: {startup.rss_mb:.0f} MB, PSS {startup.pss_mb:.0f} MB (summed over all "
+                 "processes; forked workers share the loaded model and index, which RSS counts once per "
+                 "process and PSS splits between them)."),
                 "",
-                workload.LEVEL_HEADER + " load avg (1/5/15 min) before | server CPU s/req | RSS MB after |",
-                workload.LEVEL_RULE + "---|---:|---:|",
+                workload.LEVEL_HEADER + " load avg (1/5/15 min) before | server CPU s/req | RSS MB after | "
+                "PSS MB after |",
+                workload.LEVEL_RULE + "---|---:|---:|---:|",
             ]
             per_kind: list[str] = []
             for level in args.levels:
@@ -74,7 +77,8 @@ def main() -> None:
                 ))
                 before, after = result.probe_start, result.probe_end
                 cpu_per_req = (after.cpu_s - before.cpu_s) / max(1, result.count)
-                row = workload.level_row(result, f" {load} | {cpu_per_req * 1000:.1f} ms | {after.rss_mb:.0f} |")
+                row = workload.level_row(
+                    result, f" {load} | {cpu_per_req * 1000:.1f} ms | {after.rss_mb:.0f} | {after.pss_mb:.0f} |")
                 print(row, flush=True)
                 lines.append(row)
                 per_kind += workload.kind_rows(result)
