@@ -84,8 +84,9 @@ def _cores() -> int:
 
 def _retrieval_for_worker(settings: Settings) -> RetrievalConfig:
     """The retrieval config one worker process embeds with: unless set, its ONNX threads
-    are its share of the cores (2 workers on 2 cores: 1 each). Measured with the chat
-    load at 16 clients: 2 workers x 2 threads used ~18 ms CPU per request, 2 x 1 ~13."""
+    are its share of the cores (2 workers on 2 cores: 1 each), since two sessions each
+    spreading over both cores only contend. (Forked workers always get 1: see
+    gateway/cli/prefork.py.)"""
     retrieval = settings.retrieval
     if retrieval.embedding_threads is not None or settings.workers == 1:
         return retrieval

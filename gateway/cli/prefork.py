@@ -71,7 +71,6 @@ class Supervisor:
         self._context = context or multiprocessing.get_context("fork")
         self._stopping = threading.Event()
         self._relay = threading.Event()
-        self._children: list[tuple[BaseProcess, float]] = []
         self.restarts = 0
 
     def stop(self) -> None:
@@ -98,7 +97,7 @@ class Supervisor:
                 signal.signal(sig, handler)
 
     def _supervise(self) -> int:
-        children = self._children = [self._fork() for _ in range(self._workers)]
+        children = [self._fork() for _ in range(self._workers)]
         failures = 0
         status = 0
         while not self._stopping.is_set():
@@ -173,7 +172,11 @@ def serve_preforked(settings: Settings, uvicorn_options: dict[str, Any], server_
     services = Services(settings)
     services.supervisor_pid = os.getpid()  # the workers ask this process to relay reloads
     observe_services(services)  # the parent's own lines (worker restarts) in the configured format
-    services.load()
+    try:
+        services.load()
+    except Exception as exc:  # noqa: BLE001 - no index yet, an unreadable model...: say what, not a traceback
+        log.error("ladder could not start: %s", exc)
+        return START_FAILED_EXIT
     app = create_app(settings, services=services)
     config = uvicorn.Config(app, **uvicorn_options)
     sock = config.bind_socket()

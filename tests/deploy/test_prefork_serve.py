@@ -124,3 +124,15 @@ def test_a_reload_on_one_worker_reaches_every_worker_and_later_forks(
           "a replacement worker")
     _wait(lambda: _versions(server.url, samples=1) == {after}, 30, "the replacement to be ready")
     assert _versions(server.url, samples=16) == {after}
+
+
+def test_a_parent_that_cannot_load_says_why_and_exits_3(tmp_path: Path) -> None:
+    empty = tmp_path / "data"
+    empty.mkdir()
+    ensure_exported(minilm_path(), empty / "models")
+    env = ladder_env(empty, LADDER_WORKERS="2", LADDER_RETRIEVAL__EMBEDDING_BACKEND="onnx")
+    done = subprocess.run([sys.executable, "-m", "gateway.cli.main", "serve", "--port", "0"], cwd=empty, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 3, done.stdout + done.stderr
+    output = done.stdout + done.stderr
+    assert "ladder could not start" in output and "ladder ingest" in output and "Traceback" not in output
