@@ -35,6 +35,7 @@ from gateway.usage.tokens import TokenCounter
 from retrieval.config import RetrievalConfig
 from retrieval.embedding.base import Embedder
 from retrieval.embedding.factory import make_embedder
+from retrieval.embedding.onnx_embedder import available_cores
 from retrieval.index.store import LoadedIndex, complete_versions, load_index
 from retrieval.searcher import HybridSearcher
 
@@ -77,11 +78,6 @@ class _MetricsObserver(RouterObserver):
         self._m.breaker_state.labels(provider).set(self._STATE[state])
 
 
-def _cores() -> int:
-    affinity = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere count all cores
-    return len(affinity(0)) if affinity else (os.cpu_count() or 1)
-
-
 def _retrieval_for_worker(settings: Settings) -> RetrievalConfig:
     """The retrieval config one worker process embeds with: unless set, its ONNX threads
     are its share of the cores (2 workers on 2 cores: 1 each), since two sessions each
@@ -90,7 +86,7 @@ def _retrieval_for_worker(settings: Settings) -> RetrievalConfig:
     retrieval = settings.retrieval
     if retrieval.embedding_threads is not None or settings.workers == 1:
         return retrieval
-    return retrieval.model_copy(update={"embedding_threads": max(1, min(2, _cores() // settings.workers))})
+    return retrieval.model_copy(update={"embedding_threads": max(1, min(2, available_cores() // settings.workers))})
 
 
 class Services:
@@ -128,7 +124,7 @@ class Services:
     async def start(self) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
-        self._model_limiter = anyio.CapacityLimiter(MODEL_SLOTS_PER_CORE * _cores())
+        self._model_limiter = anyio.CapacityLimiter(MODEL_SLOTS_PER_CORE * available_cores())
         await anyio.to_thread.run_sync(self._start_blocking)
         await self.router.start()
         self.started = True

@@ -103,7 +103,10 @@ class AuthService:
         parsed = parse_key(token) if scheme.lower() == "bearer" and token else None
         if parsed is None:
             return None
-        digest = hash_key(*parsed)
+        return self._fresh(hash_key(*parsed))
+
+    def _fresh(self, digest: str) -> Principal | None:
+        """The cached principal for a key digest, while its entry is within the TTL."""
         with self._lock:
             cached = self._cache.get(digest)
             if cached is None or cached[0] <= self._clock():
@@ -131,11 +134,9 @@ class AuthService:
             raise AuthError("invalid API key", code="invalid_api_key")
         digest = hash_key(*parsed)
         now = self._clock()
-        with self._lock:
-            cached = self._cache.get(digest)
-            if cached is not None and cached[0] > now:
-                self._cache.move_to_end(digest)
-                return cached[1]
+        hit = self._fresh(digest)
+        if hit is not None:
+            return hit
         key = self._store.verify(token)
         if key is None:
             with self._lock:

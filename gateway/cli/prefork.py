@@ -59,16 +59,13 @@ def preforkable(settings: Settings) -> bool:
 class Supervisor:
     """Keeps ``workers`` forked processes running ``target`` until told to stop."""
 
-    def __init__(
-        self, target: Callable[[], None], workers: int, *, stop_timeout_s: float,
-        context: Any = None,
-    ) -> None:
+    def __init__(self, target: Callable[[], None], workers: int, *, stop_timeout_s: float) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self._target = target
         self._workers = workers
         self._stop_timeout_s = stop_timeout_s
-        self._context = context or multiprocessing.get_context("fork")
+        self._context = multiprocessing.get_context("fork")
         self._stopping = threading.Event()
         self._relay = threading.Event()
         self.restarts = 0

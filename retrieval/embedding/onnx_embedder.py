@@ -44,10 +44,14 @@ DIM = 384
 MAX_DEFAULT_THREADS = 2
 
 
-def default_intra_op_threads() -> int:
+def available_cores() -> int:
+    """Cores this process may run on."""
     affinity = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere count all cores
-    cores = len(affinity(0)) if affinity else (os.cpu_count() or 1)
-    return max(1, min(MAX_DEFAULT_THREADS, cores))
+    return len(affinity(0)) if affinity else (os.cpu_count() or 1)
+
+
+def default_intra_op_threads() -> int:
+    return max(1, min(MAX_DEFAULT_THREADS, available_cores()))
 
 
 def mean_pool_normalize(hidden: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:

@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.deploy.conftest import wait_for
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 QUESTIONS = [
@@ -51,14 +53,6 @@ def _stream(url: str, key: str, question: str, out: dict[str, object]) -> None:
         out["error"] = repr(exc)
 
 
-def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
 def test_sigterm_lets_in_flight_requests_finish_and_flushes_the_ledger(
     data_dir: Path, make_key, serve, upstream
 ) -> None:
@@ -80,7 +74,7 @@ def test_sigterm_lets_in_flight_requests_finish_and_flushes_the_ledger(
     for thread in threads:
         thread.start()
     # Every request has reached the upstream (and is waiting out its 2.5 s) before the signal.
-    _wait_for(lambda: fake.fake.stats["ok"] >= len(QUESTIONS), 120, "all requests to reach the upstream")
+    wait_for(lambda: fake.fake.stats["ok"] >= len(QUESTIONS), 120, "all requests to reach the upstream", interval=0.02)
     sent = server.terminate()
     time.sleep(0.5)
     with pytest.raises(httpx.ConnectError):  # no new connections once shutdown began
@@ -125,7 +119,7 @@ def test_a_request_outliving_the_budget_does_not_hold_the_exit(
     result: dict[str, object] = {}
     thread = threading.Thread(target=_answer, args=(server.url, key, QUESTIONS[0], result))
     thread.start()
-    _wait_for(lambda: fake.fake.stats["timeout"] >= 1, 120, "the request to reach the upstream")
+    wait_for(lambda: fake.fake.stats["timeout"] >= 1, 120, "the request to reach the upstream", interval=0.02)
     sent = server.terminate()
     server.proc.wait(timeout=timeout_s + 10)
     elapsed = time.monotonic() - sent

@@ -14,20 +14,7 @@ import httpx
 
 from retrieval.embedding.model_path import minilm_path
 from retrieval.embedding.onnx_export import ensure_exported
-from tests.deploy.conftest import ROOT, ladder_env
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return sorted(found)
+from tests.deploy.conftest import ROOT, children, ladder_env, wait_for
 
 
 def _memory_kb(pid: int, field: str) -> int:
@@ -44,7 +31,7 @@ def test_forked_workers_share_one_load_replace_a_lost_worker_and_stop_cleanly(
     ensure_exported(minilm_path(), data_dir / "models")  # as `ladder serve` would once; not timed here
     key, _ = make_key("answers")
     server = serve(data_dir, LADDER_WORKERS="2", LADDER_RETRIEVAL__EMBEDDING_BACKEND="onnx")
-    workers = _children(server.proc.pid)
+    workers = children(server.proc.pid)
     assert len(workers) == 2, server.output()
 
     headers = {"authorization": f"Bearer {key}"}
@@ -65,7 +52,7 @@ def test_forked_workers_share_one_load_replace_a_lost_worker_and_stop_cleanly(
     os.kill(workers[0], signal.SIGKILL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        now = _children(server.proc.pid)
+        now = children(server.proc.pid)
         if len(now) == 2 and workers[0] not in now:
             break
         time.sleep(0.1)
@@ -84,13 +71,6 @@ def _versions(url: str, samples: int = 12) -> set[str]:
         with httpx.Client(base_url=url, timeout=30) as client:  # a new connection: any worker may answer
             seen.add(client.get("/readyz").json()["checks"]["index"]["version"])
     return seen
-
-
-def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def test_a_reload_on_one_worker_reaches_every_worker_and_later_forks(
@@ -113,16 +93,16 @@ def test_a_reload_on_one_worker_reaches_every_worker_and_later_forks(
     after = body["version"]
     # The worker that answered reloaded at once; the parent relays SIGHUP to both, and the
     # other one loads the new version (the first, already on it, keeps its snapshot).
-    _wait(lambda: "index reloaded on SIGHUP" in server.output(), 60, "the other worker to reload")
+    wait_for(lambda: "index reloaded on SIGHUP" in server.output(), 60, "the other worker to reload")
     assert server.output().count("index reloaded on SIGHUP") == 1, server.output()
     assert _versions(server.url) == {after}
 
     # A worker forked now starts from the parent's snapshot (the old index) and must catch up.
-    workers = _children(server.proc.pid)
+    workers = children(server.proc.pid)
     os.kill(workers[0], signal.SIGKILL)
-    _wait(lambda: len(_children(server.proc.pid)) == 2 and workers[0] not in _children(server.proc.pid), 30,
+    wait_for(lambda: len(children(server.proc.pid)) == 2 and workers[0] not in children(server.proc.pid), 30,
           "a replacement worker")
-    _wait(lambda: _versions(server.url, samples=1) == {after}, 30, "the replacement to be ready")
+    wait_for(lambda: _versions(server.url, samples=1) == {after}, 30, "the replacement to be ready")
     assert _versions(server.url, samples=16) == {after}
 
 

@@ -17,18 +17,11 @@ import pytest
 from gateway.cli import prefork
 from gateway.cli.prefork import Supervisor, preforkable
 from gateway.settings import load_settings
+from tests.deploy.conftest import wait_for
 
 
 def _pids(folder: Path) -> list[int]:
     return sorted(int(p.name) for p in folder.iterdir())
-
-
-def _wait_until(probe, timeout_s: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while not probe():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
 
 
 def _run_in_thread(supervisor: Supervisor) -> tuple[threading.Thread, list[int]]:
@@ -48,7 +41,7 @@ def test_workers_run_and_stop_on_request(tmp_path: Path) -> None:
 
     supervisor = Supervisor(worker, 3, stop_timeout_s=10)
     thread, result = _run_in_thread(supervisor)
-    _wait_until(lambda: len(_pids(tmp_path)) == 3)
+    wait_for(lambda: len(_pids(tmp_path)) == 3, 20, "the workers")
     supervisor.stop()
     thread.join(20)
     assert result == [0] and supervisor.restarts == 0
@@ -71,7 +64,7 @@ def test_a_worker_that_dies_later_is_replaced(tmp_path: Path, monkeypatch: pytes
 
     supervisor = Supervisor(worker, 2, stop_timeout_s=10)
     thread, result = _run_in_thread(supervisor)
-    _wait_until(lambda: supervisor.restarts == 1 and len(_pids(tmp_path)) == 3)
+    wait_for(lambda: supervisor.restarts == 1 and len(_pids(tmp_path)) == 3, 20, "the workers")
     supervisor.stop()
     thread.join(20)
     assert result == [0]
@@ -97,7 +90,7 @@ def test_a_worker_that_ignores_the_stop_request_is_killed(tmp_path: Path) -> Non
 
     supervisor = Supervisor(worker, 1, stop_timeout_s=0.5)
     thread, result = _run_in_thread(supervisor)
-    _wait_until(lambda: len(_pids(tmp_path)) == 1)
+    wait_for(lambda: len(_pids(tmp_path)) == 1, 20, "the workers")
     started = time.monotonic()
     supervisor.stop()
     thread.join(20)

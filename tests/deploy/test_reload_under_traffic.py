@@ -7,14 +7,13 @@ import itertools
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.deploy.conftest import ROOT, ladder_env
+from tests.deploy.conftest import ROOT, ladder_env, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -64,13 +63,6 @@ class Traffic(threading.Thread):
         self.join(60)
 
 
-def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def test_ingest_and_reload_under_traffic_fail_no_request(data_dir: Path, make_key, serve) -> None:
     key, _ = make_key("answers,search,roles,admin")
     server = serve(data_dir)
@@ -78,7 +70,7 @@ def test_ingest_and_reload_under_traffic_fail_no_request(data_dir: Path, make_ke
     traffic = Traffic(server.url, key)
     traffic.start()
     try:
-        _wait(lambda: traffic.count >= 10, 120, "traffic to flow")
+        wait_for(lambda: traffic.count >= 10, 120, "traffic to flow")
         # A smaller corpus (one blueprint), so the new version is easy to tell apart.
         ingest = subprocess.run(
             [sys.executable, "-m", "gateway.cli.main", "ingest", str(ROOT / "corpus" / "staff-data-engineer.md")],
@@ -94,7 +86,7 @@ def test_ingest_and_reload_under_traffic_fail_no_request(data_dir: Path, make_ke
         after = swapped["version"]
         ready = httpx.get(f"{server.url}/readyz", timeout=10).json()
         assert ready["checks"]["index"]["version"] == after != before
-        _wait(lambda: traffic.versions[after] >= 5, 120, "searches answered from the new index")
+        wait_for(lambda: traffic.versions[after] >= 5, 120, "searches answered from the new index")
     finally:
         traffic.stop()
     assert not traffic.failures, traffic.failures[:5]
