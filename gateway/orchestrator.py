@@ -44,10 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ladder.pipeline")
 
-# Up to this many chunks a search with a given query vector runs on the event loop
-# (blueprint corpus: 1,231 chunks, ~2 ms); larger indexes search in a worker thread
-# (100,000 chunks: p95 ~19 ms, too long to stall other requests).
-_INLINE_SEARCH_MAX_CHUNKS = 20_000
 _SUPERLATIVE = re.compile(r"\b(highest|largest|most|biggest|lowest|smallest|least|leads)\b", re.IGNORECASE)
 _MAX_TABLE_ROWS = 30
 NO_EVIDENCE = "The role blueprints do not contain enough evidence to answer this."
@@ -280,30 +276,24 @@ class Orchestrator:
         }
         steps: list[tuple[str, int, int]] = []
 
+        def observe(name: str, start: int, end: int) -> None:
+            if name != "embed":  # the searcher was given the vector: its "embed" did nothing
+                steps.append((name, start, end))
+
         def search() -> list[Hit]:
-            query_vector = vector
-            if query_vector is None and plan.vector_text != plan.query:
-                # The guards embedded nothing (a policy without model-based checks): embed
-                # the plan's vector text here; the searcher would embed its BM25 query.
-                started = time.time_ns()
-                query_vector = snapshot.searcher.embed_query(plan.vector_text)
-                steps.append(("embed", started, time.time_ns()))
-
-            def observe(name: str, start: int, end: int) -> None:
-                if name != "embed" or query_vector is None:  # a given vector was not embedded
-                    steps.append((name, start, end))
-
             return snapshot.searcher.search(
                 plan.query, k=2 * k, filters=filters, query_vector=query_vector, on_step=observe,
             )
 
         with s.telemetry.stage("retrieval", **attrs) as span:
-            if vector is not None and len(snapshot.index.chunks) <= _INLINE_SEARCH_MAX_CHUNKS:
-                # Nothing to embed and a small index: BM25 + faiss + fusion take ~2 ms, mostly
-                # GIL-holding Python, so a worker thread would add a hop and no parallelism.
-                hits: list[Hit] = search()
-            else:
-                hits = await s.run_model(search)
+            query_vector = vector
+            if query_vector is None:
+                # The guards did not embed this text (a policy without model-based checks, or
+                # a rewritten follow-up): embed it here; only the model call leaves the loop.
+                started = time.time_ns()
+                query_vector = (await s.embed([plan.vector_text]))[0]
+                steps.append(("embed", started, time.time_ns()))
+            hits: list[Hit] = search() if s.search_inline(snapshot) else await s.run_model(search)
             for name, start, end in steps:  # bm25, embed (unless reused), dense, fusion
                 s.telemetry.step(f"retrieval.{name}", start, end)
             span.set_attribute("ladder.retrieval.query_vector_reused", vector is not None)
@@ -486,7 +476,7 @@ class Orchestrator:
         """The output guards for a whole answer or, when streaming, one sentence of it."""
         s = self._s
 
-        def check(allow_model: bool) -> Any:
+        def check(allow_model: bool, embedded: dict[str, Any] | None = None) -> Any:
             return s.guards.check_output(
                 text,
                 chunks=prepared.evidence,
@@ -499,15 +489,23 @@ class Orchestrator:
                 abstain_text=prepared.prompt.abstain_text,
                 streaming=streaming,
                 allow_model=allow_model,
+                embedded=embedded,
             )
 
         # Lexical support settles most sentences in well under a millisecond of pure
         # Python, which holds the GIL on a worker thread just the same: checking them
-        # here saves a thread hop per answer (per sentence when streaming). Only a
-        # check that needs the embedding model, which releases the GIL, goes to a thread.
+        # here saves a thread hop per answer (per sentence when streaming). A check that
+        # needs the embedding model gets its vectors from a worker thread (the model call
+        # alone, which releases the GIL) and runs again here.
         try:
             return check(allow_model=False)
-        except ModelNeeded:
+        except ModelNeeded as needed:
+            texts = needed.texts
+        vectors = await s.embed(texts)
+        try:
+            return check(allow_model=False, embedded=dict(zip(texts, vectors, strict=True)))
+        except ModelNeeded:  # a second, different text: not expected; settle it in a thread
+            log.warning("output guards asked for another embedding after ModelNeeded; running in a thread")
             return await s.run_model(lambda: check(allow_model=True))
 
     async def _check_piece(self, prepared: _Prepared, piece: str) -> str:

@@ -12,18 +12,21 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
 import anyio
+import numpy as np
 
 from gateway.auth.budget import BudgetGuard
 from gateway.auth.keys import KeyStore
 from gateway.auth.ratelimit import RateLimiter
 from gateway.auth.service import AuthService
 from gateway.cache import ResponseCache
+from gateway.model_pool import THREADS_PER_CORE as MODEL_THREADS_PER_CORE
+from gateway.model_pool import ModelPool
 from gateway.observability.metrics import Metrics
 from gateway.observability.tracing import Telemetry
 from gateway.providers.router import Router, RouterObserver, load_routing_config
@@ -40,11 +43,7 @@ from retrieval.index.store import LoadedIndex, complete_versions, load_index
 from retrieval.searcher import HybridSearcher
 
 T = TypeVar("T")
-# Model calls in flight per core. Unbounded, a burst put dozens of them on the thread
-# pool, where they fought the event loop for the GIL: at 64 clients on 2 cores p95 went
-# to ~3.0 s. Measured there (30 s, mixed traffic, 1 worker): 1 per core 98.5 req/s, p95
-# 1.60 s; 3 per core 110.9 req/s, p95 1.40 s, p99 1.64 s; 8 per core 99.7 req/s, p95 3.0 s.
-MODEL_SLOTS_PER_CORE = 3
+INLINE_SEARCH_MAX_CHUNKS = 20_000
 log = logging.getLogger("ladder.services")
 
 
@@ -116,7 +115,7 @@ class Services:
         # Set by the pre-fork parent (gateway/cli/prefork.py) in the workers it forks: the
         # process that relays one worker's index reload to all of them.
         self.supervisor_pid: int | None = None
-        self._model_limiter: anyio.CapacityLimiter | None = None
+        self.model_pool = ModelPool(MODEL_THREADS_PER_CORE * available_cores())
         self._reloads: set[asyncio.Task[object]] = set()
         self.started = False
 
@@ -124,7 +123,7 @@ class Services:
     async def start(self) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
-        self._model_limiter = anyio.CapacityLimiter(MODEL_SLOTS_PER_CORE * available_cores())
+        self.model_pool.start()  # here, not in load(): a pre-fork parent must own no threads
         await anyio.to_thread.run_sync(self._start_blocking)
         await self.router.start()
         self.started = True
@@ -151,6 +150,7 @@ class Services:
 
     async def close(self) -> None:
         await self.router.close()
+        self.model_pool.close()
         await anyio.to_thread.run_sync(self._close_blocking)
 
     def _close_blocking(self) -> None:
@@ -187,9 +187,32 @@ class Services:
             return old, fresh.version
 
     async def run_model(self, call: Callable[[], T]) -> T:
-        """Run a call that uses the embedding model (a query embedding, a search, a model-
-        backed guard) on a worker thread, at most ``MODEL_SLOTS_PER_CORE`` per core at once."""
-        return await anyio.to_thread.run_sync(call, limiter=self._model_limiter)
+        """Run a call that uses the embedding model (a query embedding; a search of a large
+        index) on the model pool (gateway/model_pool.py), first come, first served."""
+        return await self.model_pool.run(call)
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of ``texts``: from the embedder's cache, here on the event loop, or else
+        from the model alone on a worker thread (``run_model``).
+
+        Only the model call goes to a thread: it releases the GIL and so runs beside the
+        loop. The Python around it (BM25 scoring, fusion, a guard's checks) would hold the
+        GIL on a thread all the same, and with the vector cached nothing needs a thread at
+        all. (When /v1/search sent whole searches to the thread pool, its p50 at 64
+        clients was 1.3 s of waiting for a thread; with this, 0.1 s.)"""
+        lookup = getattr(self.embedder, "cached", None)
+        vectors = lookup(texts) if lookup is not None else None
+        if vectors is None:
+            vectors = await self.run_model(lambda: self.embedder.embed(texts))
+        return vectors
+
+    @staticmethod
+    def search_inline(snapshot: RetrievalSnapshot) -> bool:
+        """Whether a search with a given query vector runs on the event loop: up to
+        ``INLINE_SEARCH_MAX_CHUNKS`` chunks (the blueprint corpus, 1,231 chunks: ~2 ms of
+        BM25, faiss and fusion); larger indexes search in a worker thread (100,000 chunks:
+        p95 ~19 ms, too long to stall other requests)."""
+        return len(snapshot.index.chunks) <= INLINE_SEARCH_MAX_CHUNKS
 
     def announce_reload(self) -> bool:
         """Ask the pre-fork parent to have every worker reload (False: no parent to ask)."""

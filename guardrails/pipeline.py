@@ -297,6 +297,7 @@ class GuardPipeline:
         abstain_text: str | None = None,
         streaming: bool = False,
         allow_model: bool = True,
+        embedded: Mapping[str, np.ndarray] | None = None,
     ) -> OutputOutcome:
         """Check an answer, or with ``streaming=True`` one streamed piece of it (a sentence):
         answer-level rules (refuse when most claims are unsupported, refuse when nothing is
@@ -305,7 +306,8 @@ class GuardPipeline:
         With ``allow_model=False`` a check that needs the embedding model raises
         ``ModelNeeded`` instead of calling it: most answers are settled by lexical
         support alone, cheaply enough to check on an event loop, and only the rest
-        need to be sent to a worker thread."""
+        need the model's vectors, which the caller can compute off the loop and pass in
+        ``embedded`` (text -> vector) for a second run, as with ``check_input``."""
         policy: Policy = self.policies.resolve(
             audience or input_outcome.audience,
             prompt_version or input_outcome.prompt_version,
@@ -315,7 +317,10 @@ class GuardPipeline:
         context = OutputContext(
             text=answer,
             chunks=[_as_chunk(item, i) for i, item in enumerate(chunks)],
-            embedder=self.embedder if allow_model else _EmbedderView(self.embedder, allow_model=False),
+            embedder=(
+                self.embedder if allow_model and not embedded
+                else _EmbedderView(self.embedder, allow_model=allow_model, known=embedded)
+            ),
             system_prompt=system_prompt,
             secrets=[s.get_secret_value() if isinstance(s, SecretStr) else s for s in secrets if s],
             pii_map=input_outcome.pii_map,

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from gateway.deps import SearchPrincipal, ServicesDep
 from gateway.schemas.common import ErrorResponse
 from gateway.schemas.search import SearchHit, SearchRequest, SearchResponse
+from retrieval.searcher import Hit
 
 router = APIRouter(tags=["retrieval"])
 _ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 429)}
@@ -21,10 +22,15 @@ async def search(body: SearchRequest, services: ServicesDep, principal: SearchPr
     # A mistyped role slug must not read as "no matches": unknown roles are a 404, as in /v1/answers.
     for slug in [body.role] if isinstance(body.role, str) else body.role or []:
         snapshot.catalog.get(slug)
-    hits = await services.run_model(
-        lambda: snapshot.searcher.search(body.query, k=body.k, mode=body.mode, fusion=body.fusion,
-                                         filters=filters or None)
-    )
+    vector = None
+    if body.mode != "bm25" and body.query.strip():  # a blank query is the searcher's 400
+        vector = (await services.embed([body.query]))[0]
+
+    def search() -> list[Hit]:
+        return snapshot.searcher.search(body.query, k=body.k, mode=body.mode, fusion=body.fusion,
+                                        filters=filters or None, query_vector=vector)
+
+    hits = search() if services.search_inline(snapshot) else await services.run_model(search)
     return SearchResponse(
         query=body.query, mode=body.mode,
         fusion=(body.fusion or services.settings.retrieval.fusion) if body.mode == "hybrid" else None,

@@ -147,6 +147,24 @@ def test_search_single_retriever_modes(http: httpx.Client, mode: str) -> None:
         assert all(h["dense_score"] is None for h in body["hits"])  # no query vector was computed
 
 
+def test_search_over_http_equals_the_searcher_in_process(
+    http: httpx.Client, gateway: Any, corpus_index_root: Path, torch_embedder: Any,
+) -> None:
+    # The route embeds the query on a model thread and scores on the event loop with that
+    # vector; the ranking must be the searcher's own, query embedding included.
+    from retrieval.index.store import load_index
+    from retrieval.searcher import HybridSearcher
+
+    searcher = HybridSearcher(load_index(corpus_index_root, torch_embedder), torch_embedder,
+                              gateway.settings.retrieval)
+    for query, role in (("How is inference availability measured?", None),
+                        ("stakeholder communication", "mlops-engineer")):
+        body = http.post("/v1/search", json={"query": query, "k": 6, "role": role}).json()
+        expected = searcher.search(query, k=6, filters={"role": role} if role else None)
+        assert [h["chunk_id"] for h in body["hits"]] == [h.chunk.id for h in expected]
+        assert [h["score"] for h in body["hits"]] == pytest.approx([h.score for h in expected], abs=1e-6)
+
+
 # -- /v1/roles --------------------------------------------------------------------------------
 
 def test_roles_list_every_corpus_blueprint(http: httpx.Client) -> None:

@@ -263,3 +263,24 @@ def test_without_the_model_quoted_sentences_pass_and_paraphrases_ask_for_it(
     with pytest.raises(ModelNeeded):
         pipeline.check_output("Raising the bar for colleagues is part of this job [2].", CHUNKS, inputs,
                               allow_model=False)
+
+
+def test_vectors_computed_after_model_needed_give_the_same_outcome(pipeline: GuardPipeline) -> None:
+    # The gateway embeds what ModelNeeded names on a worker thread (the model call alone)
+    # and runs the output guards again on its event loop with those vectors.
+    from guardrails.errors import ModelNeeded
+
+    inputs = pipeline.check_input(user("What does a staff engineer do?"))
+    for answer in ("Raising the bar for colleagues is part of this job [2].",
+                   "The role owns the evaluation harness and mentors others [1]."):
+        with pytest.raises(ModelNeeded) as needed:
+            pipeline.check_output(answer, CHUNKS, inputs, allow_model=False)
+        texts = needed.value.texts
+        vectors = pipeline.embedder.embed(texts)
+        inline = pipeline.check_output(answer, CHUNKS, inputs, allow_model=False,
+                                       embedded=dict(zip(texts, vectors, strict=True)))
+        direct = pipeline.check_output(answer, CHUNKS, inputs)
+        assert inline.final_text == direct.final_text
+        assert [(v.guard, v.triggered, v.score) for v in inline.verdicts] == [
+            (v.guard, v.triggered, v.score) for v in direct.verdicts
+        ]
