@@ -264,6 +264,10 @@ class Client:
                 data = line[5:].strip()
                 if data == b"[DONE]":
                     done = True
+                    # Read the rest (the chunked terminator) as the openai SDK does, so the
+                    # connection goes back to the pool: leaving it unread closes it, and every
+                    # streamed request would then open a new connection.
+                    await response.read()
                     break
                 event = json.loads(data)
                 if "error" in event:
