@@ -106,6 +106,18 @@ def _event(payload: dict[str, object]) -> str:
     return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
 
+_MARK = "\x00"  # stands for the word; encoded as "\u0000", which no other field can hold
+
+
+def _content_event_parts(event: str) -> tuple[str, str]:
+    """A content chunk's event split around its (marker) content: what comes before the
+    JSON string of the word and what comes after. The content is the event's last string."""
+    head, found, tail = event.rpartition(json.dumps(_MARK))
+    if not found:
+        raise ValueError("the event has no content marker")
+    return head, tail
+
+
 async def _sse(result: PipelineResult, pieces: AsyncIterator[str], include_usage: bool) -> AsyncIterator[str]:
     created = int(time.time())
     chunk_id = f"chatcmpl-{result.trace_id or created}"
@@ -116,6 +128,9 @@ async def _sse(result: PipelineResult, pieces: AsyncIterator[str], include_usage
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra,
         })
 
+    # A word's event differs from the next only in the word: the rest is encoded once per
+    # stream (encoding the whole chunk for each word was ~3% of a streamed request's CPU).
+    head, tail = _content_event_parts(chunk({"content": _MARK}))
     yield chunk({"role": "assistant", "content": ""})
     try:
         async for piece in pieces:
@@ -125,7 +140,7 @@ async def _sse(result: PipelineResult, pieces: AsyncIterator[str], include_usage
             # ASGI send per word cost more than the rest of the relay under load.
             words = _WORDS.findall(piece)
             if words:
-                yield "".join(chunk({"content": word}) for word in words)
+                yield "".join(f"{head}{json.dumps(word, ensure_ascii=False)}{tail}" for word in words)
     except ProviderStreamError:
         # Never a silent truncation: the client learns the answer is incomplete.
         yield _event({"error": {
