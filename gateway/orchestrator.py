@@ -294,7 +294,7 @@ class Orchestrator:
                 query_vector = (await s.embed([plan.vector_text]))[0]
                 steps.append(("embed", started, time.time_ns()))
             hits: list[Hit] = search() if s.search_inline(snapshot) else await s.run_model(search)
-            for name, start, end in steps:  # bm25, embed (unless reused), dense, fusion
+            for name, start, end in steps:  # embed (unless reused), bm25, dense, fusion
                 s.telemetry.step(f"retrieval.{name}", start, end)
             span.set_attribute("ladder.retrieval.query_vector_reused", vector is not None)
             hits = _rerank(hits, prefer_own=not plan.roles)[:k]
