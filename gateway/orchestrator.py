@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -39,10 +39,10 @@ from guardrails.errors import ModelNeeded
 if TYPE_CHECKING:
     from gateway.auth.principal import Principal
     from gateway.services import Services
-    from guardrails.pipeline import InputOutcome
     from retrieval.searcher import Hit
 
 log = logging.getLogger("ladder.pipeline")
+T = TypeVar("T")
 
 _SUPERLATIVE = re.compile(r"\b(highest|largest|most|biggest|lowest|smallest|least|leads)\b", re.IGNORECASE)
 _MAX_TABLE_ROWS = 30
@@ -178,7 +178,7 @@ class Orchestrator:
 
         with s.telemetry.stage("input_guards", **{"ladder.audience": request.audience}) as span:
             guards_started = time.time_ns()
-            outcome, embedding_ms = await self._checked_input(check)
+            outcome, embedding_ms = await self._guarded(check, "input")
             s.telemetry.guards(span, outcome.verdicts, guards_started,
                                embedding_ms=embedding_ms or outcome.embedding_ms)
             if outcome.embedded_text is not None:
@@ -237,26 +237,26 @@ class Orchestrator:
         )
         return prepared
 
-    async def _checked_input(self, check: Callable[..., InputOutcome]) -> tuple[InputOutcome, float]:
-        """The input guards' outcome, and the milliseconds spent embedding off the loop.
+    async def _guarded(self, check: Callable[..., T], stage: str) -> tuple[T, float]:
+        """A guard run, ``check(allow_model, embedded=None)``, made on the event loop.
 
         The guards are GIL-bound Python (regexes, hashing, a dot product) apart from the
-        query embedding, which releases the GIL. So they run here, on the event loop, with
-        vectors from the embedder's cache; only a miss sends the model call, alone, to a
-        worker thread, and the guards run again with its vectors. (Under load, each hop
-        to a thread for GIL-bound work cost ~1 ms of CPU and bought no parallelism.)"""
+        embedding model, which releases the GIL. So they run here with vectors from the
+        embedder's cache; a miss raises ``ModelNeeded``, the model call alone goes to the
+        model pool, and the guards run again here with its vectors. Returns the outcome
+        and the milliseconds spent embedding. (Under load, each hop to a thread for
+        GIL-bound work cost ~1 ms of CPU and bought no parallelism.)"""
         try:
             return check(False), 0.0
         except ModelNeeded as needed:
             texts = needed.texts
-        embedder = self._s.guards.embedder
         started = time.perf_counter()
-        vectors = await self._s.run_model(lambda: embedder.embed(texts))
+        vectors = await self._s.embed(texts)
         embedding_ms = (time.perf_counter() - started) * 1000
         try:
             return check(False, dict(zip(texts, vectors, strict=True))), embedding_ms
         except ModelNeeded:  # a different text than the first run asked for: not expected
-            log.warning("input guards asked for another embedding after ModelNeeded; running in a thread")
+            log.warning("%s guards asked for another embedding after ModelNeeded; running in a thread", stage)
             return await self._s.run_model(lambda: check(True)), embedding_ms
 
     async def _retrieve(self, prepared: _Prepared, outcome: Any) -> None:
@@ -492,21 +492,10 @@ class Orchestrator:
                 embedded=embedded,
             )
 
-        # Lexical support settles most sentences in well under a millisecond of pure
-        # Python, which holds the GIL on a worker thread just the same: checking them
-        # here saves a thread hop per answer (per sentence when streaming). A check that
-        # needs the embedding model gets its vectors from a worker thread (the model call
-        # alone, which releases the GIL) and runs again here.
-        try:
-            return check(allow_model=False)
-        except ModelNeeded as needed:
-            texts = needed.texts
-        vectors = await s.embed(texts)
-        try:
-            return check(allow_model=False, embedded=dict(zip(texts, vectors, strict=True)))
-        except ModelNeeded:  # a second, different text: not expected; settle it in a thread
-            log.warning("output guards asked for another embedding after ModelNeeded; running in a thread")
-            return await s.run_model(lambda: check(allow_model=True))
+        # Lexical support settles most sentences in well under a millisecond, so most
+        # answers (every sentence, when streaming) are checked without a thread hop.
+        outcome, _ = await self._guarded(check, "output")
+        return outcome
 
     async def _check_piece(self, prepared: _Prepared, piece: str) -> str:
         s = self._s

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from gateway.testing.procs import children
+
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench"
 OUT = BENCH / "out" / "load"
@@ -63,25 +65,12 @@ def free_port() -> int:
 
 # -- /proc sampling ----------------------------------------------------------------------------
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
-
 
 def process_tree(pid: int) -> list[int]:
     """The pid and its descendants (uvicorn workers are children of the supervisor)."""
     tree, frontier = [pid], [pid]
     while frontier:
-        kids = [kid for parent in frontier for kid in _children(parent)]
+        kids = [kid for parent in frontier for kid in children(parent)]
         tree.extend(kids)
         frontier = kids
     return tree

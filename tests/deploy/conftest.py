@@ -38,21 +38,6 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.05) -> No
         time.sleep(interval)
 
 
-def children(pid: int) -> list[int]:
-    """Pids whose parent is ``pid`` (from /proc), sorted."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # ended between listing and reading
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return sorted(found)
-
-
 def ladder_env(data_dir: Path, **settings: str) -> dict[str, str]:
     """Only what the test says: no developer LADDER_* variables, .env or ladder.toml."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LADDER_")}

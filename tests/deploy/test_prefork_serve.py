@@ -12,9 +12,10 @@ from pathlib import Path
 
 import httpx
 
+from gateway.testing.procs import children
 from retrieval.embedding.model_path import minilm_path
 from retrieval.embedding.onnx_export import ensure_exported
-from tests.deploy.conftest import ROOT, children, ladder_env, wait_for
+from tests.deploy.conftest import ROOT, ladder_env, wait_for
 
 
 def _memory_kb(pid: int, field: str) -> int:
