@@ -7,8 +7,11 @@ revoked from another process (``ladder keys revoke``) stops working within
 Failed lookups are not cached, so a key created a moment ago works immediately.
 
 Dev mode (``settings.auth.dev_mode``, refused by Settings unless bound to
-loopback) admits requests WITHOUT a header as an anonymous local principal with
-every scope except ``admin``; a request that does send a key is still verified.
+loopback) admits requests WITHOUT a key as an anonymous local principal with
+every scope except ``admin``. A bearer token that is not in ladder's key format
+(``lk_...``) counts as no key there: OpenAI clients refuse to start without *some*
+api_key, so users pass a placeholder such as ``"dev"``. A ladder key that is sent
+is still verified (a revoked one gets 401 even in dev mode).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from gateway.auth.keys import ApiKey, KeyStore, hash_key, parse_key
+from gateway.auth.keys import KEY_PREFIX, ApiKey, KeyStore, hash_key, parse_key
 from gateway.auth.principal import DEV_KEY_ID, DEV_SCOPES, Principal
 from gateway.auth.scopes import Audience, Scope
 from gateway.errors import AuthError, ForbiddenError
@@ -92,18 +95,32 @@ class AuthService:
         )
 
     def cached(self, authorization: str | None) -> Principal | None:
-        """The principal for a key verified within ``cache_ttl_s``, or None: then call
-        ``authenticate``, which reads the key store (and raises for a bad header or key).
+        """The principal for a key verified within ``cache_ttl_s`` (or dev mode's anonymous
+        one), or None: then call ``authenticate``, which reads the key store (and raises
+        for a bad header or key).
 
         Lets an async caller answer the common case on the event loop and send only a
         database read to a worker thread."""
-        if not authorization:
-            return None
+        if not authorization or not authorization.strip():
+            return self.dev_principal() if self._settings.dev_mode else None
         scheme, _, token = authorization.strip().partition(" ")
-        parsed = parse_key(token) if scheme.lower() == "bearer" and token else None
+        parsed = parse_key(token.strip()) if scheme.lower() == "bearer" else None
         if parsed is None:
-            return None
+            return self.dev_principal() if self._dev_placeholder(scheme, token) else None
         return self._fresh(hash_key(*parsed))
+
+    def _dev_placeholder(self, scheme: str, token: str) -> bool:
+        """Dev mode, and a bearer token that is not meant as a ladder key (e.g. "dev").
+
+        A token starting ``lk_`` is meant as one, so a mistyped key still gets 401
+        instead of silently becoming anonymous."""
+        token = token.strip()
+        return (
+            self._settings.dev_mode
+            and scheme.lower() == "bearer"
+            and bool(token)
+            and not token.startswith(f"{KEY_PREFIX}_")
+        )
 
     def _fresh(self, digest: str) -> Principal | None:
         """The cached principal for a key digest, while its entry is within the TTL."""
@@ -131,6 +148,8 @@ class AuthService:
             )
         parsed = parse_key(token)
         if parsed is None:
+            if self._dev_placeholder(scheme, token):
+                return self.dev_principal()
             raise AuthError("invalid API key", code="invalid_api_key")
         digest = hash_key(*parsed)
         now = self._clock()

@@ -121,6 +121,29 @@ def test_dev_mode_is_explicit_and_never_admin(store: KeyStore, clock: FakeClock)
     assert auth.authenticate(f"Bearer {admin.plain_key}").can(Scope.ADMIN)
 
 
+@pytest.mark.parametrize("header", ["Bearer dev", "bearer  sk-placeholder ", "Bearer x"])
+def test_dev_mode_takes_a_placeholder_bearer_token_as_no_key(
+    store: KeyStore, clock: FakeClock, header: str
+) -> None:
+    """OpenAI clients insist on an api_key; in dev mode a token that is not meant as a
+    ladder key stands for "no key". Outside dev mode it is a 401 as before."""
+    with pytest.raises(AuthError):
+        service(store, clock).authenticate(header)
+    assert service(store, clock).cached(header) is None
+    auth = service(store, clock, dev_mode=True)
+    assert auth.authenticate(header) == auth.dev_principal()
+    assert auth.cached(header) == auth.dev_principal()  # no worker-thread hop for it
+    assert auth.cached(None) == auth.dev_principal()
+
+
+@pytest.mark.parametrize("header", ["Bearer lk_typo", "Bearer lk_0123456789ab_" + "x" * 43, "Basic dXNlcjpwYXNz"])
+def test_dev_mode_still_refuses_what_is_meant_as_a_key(store: KeyStore, clock: FakeClock, header: str) -> None:
+    auth = service(store, clock, dev_mode=True)
+    assert auth.cached(header) is None
+    with pytest.raises(AuthError):
+        auth.authenticate(header)
+
+
 def test_route_scope_table_matches_the_served_routes() -> None:
     served = served_route_scopes()
     assert served == ROUTE_SCOPES

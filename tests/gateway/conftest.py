@@ -150,7 +150,7 @@ def _start_gateway(
         corpus_paths=[PROJECT / "corpus"],
         retrieval={"embedding_backend": "torch"},
         providers=providers,
-        auth={"dev_mode": False},
+        auth={"dev_mode": False, **values.pop("auth", {})},
         **values,
     )
     # The session's warmed MiniLM serves queries too: same weights the index was built with.
@@ -170,6 +170,22 @@ def gateway(
     server, gw = _start_gateway(
         tmp_path_factory.mktemp("gateway-data"), corpus_index_root, torch_embedder, upstream,
         cache={"enabled": False},
+    )
+    yield gw
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def dev_gateway(
+    tmp_path_factory: pytest.TempPathFactory,
+    corpus_index_root: Path,
+    torch_embedder: Any,
+    upstream: UpstreamServer,
+) -> Iterator[Gateway]:
+    """``ladder serve --dev``: anonymous requests allowed (the README's first command)."""
+    server, gw = _start_gateway(
+        tmp_path_factory.mktemp("gateway-dev"), corpus_index_root, torch_embedder, upstream,
+        auth={"dev_mode": True}, cache={"enabled": False},
     )
     yield gw
     server.stop()

@@ -138,6 +138,30 @@ def test_bad_key_is_an_authentication_error(gateway: Gateway) -> None:
     assert info.value.code == "invalid_api_key"
 
 
+def test_dev_mode_takes_a_placeholder_key_as_no_key(dev_gateway: Gateway) -> None:
+    """The README's SDK example against ``ladder serve --dev``: the SDK will not start without
+    an api_key, so users pass a placeholder; it must work like sending no key at all."""
+    client = openai.OpenAI(base_url=f"{dev_gateway.url}/v1", api_key="dev", max_retries=0)
+    response = _ask(client, AVAILABILITY)
+    assert "99.9" in response.choices[0].message.content
+    _check_citations(response.choices[0].message.content, response.model_extra["citations"])
+    streamed = "".join(c.choices[0].delta.content or "" for c in _ask(client, AVAILABILITY, stream=True) if c.choices)
+    assert streamed == response.choices[0].message.content
+    anonymous = httpx.get(f"{dev_gateway.url}/v1/models", timeout=30)
+    assert anonymous.status_code == 200
+    assert [m.id for m in client.models.list()] == [m["id"] for m in anonymous.json()["data"]]
+    # Something meant as a ladder key is still verified: a mistyped or revoked one is refused,
+    # not quietly served as anonymous.
+    for bad in ("lk_000000000000_" + "x" * 43, "lk_typo"):
+        mistyped = openai.OpenAI(base_url=f"{dev_gateway.url}/v1", api_key=bad, max_retries=0)
+        with pytest.raises(openai.AuthenticationError) as info:
+            _ask(mistyped, AVAILABILITY)
+        assert info.value.code == "invalid_api_key"
+    # The admin scope stays out of reach of the anonymous principal, placeholder or not.
+    admin = httpx.post(f"{dev_gateway.url}/v1/admin/reload", headers={"authorization": "Bearer dev"}, timeout=30)
+    assert admin.status_code == 403, admin.text
+
+
 def test_missing_scope_is_permission_denied(gateway: Gateway) -> None:
     key = gateway.create_key("sdk-answers-only", "answers")
     client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=key, max_retries=0)
