@@ -72,12 +72,21 @@ def _expand(query: str) -> str:
     return f"{' '.join(extra)}: {query}" if extra else query
 
 
-def _without_roles(text: str, catalog: RoleCatalog) -> str:
+def _without_roles(text: str, catalog: RoleCatalog, min_terms: int = _MIN_TERMS) -> str:
     if len(catalog.mentioned(text)) > 1:
         # "Is X a possible move for a Y?": with two roles the names are the subject.
         return text
     stripped = catalog.strip_mentions(text)
-    return stripped if _terms(stripped) >= _MIN_TERMS else text
+    return stripped if _terms(stripped) >= min_terms else text
+
+
+def _focus(question: str, catalog: RoleCatalog) -> str:
+    """What the answer must address, without the role's name once the role is a filter:
+    judged sentence by sentence, the name favours passages that repeat it ("The Staff
+    Applied AI Engineer typically reports to ...") over the KPI rows that answer "What
+    KPIs does a Staff Applied AI Engineer own?". One remaining term is enough here, even
+    where the retrieval query keeps the name (a question about the role as a whole)."""
+    return _without_roles(question, catalog, min_terms=1)
 
 
 def plan_query(
@@ -109,7 +118,7 @@ def plan_query(
         # The latest question twice: BM25 counts repeated query terms, so "day 60" outweighs
         # the "30 days" of the question it follows up on.
         query = f"{base} {question} {question}"
-        own = _without_roles(question, catalog) if roles else question
+        own = _focus(question, catalog) if roles else question
         if roles:
             query = _without_roles(query, catalog)
         # A question that stands alone is answered as asked; one that points back
@@ -123,8 +132,13 @@ def plan_query(
                          vector_text=expanded)
 
     roles = [explicit_role] if explicit_role else named
-    query = _without_roles(question, catalog) if roles else question
+    # One remaining term is query enough ("What KPIs does a <role> own?" -> "KPIs"), unless
+    # the question is about the role as a whole or its moves ("what is a <role>?", "what
+    # comes after <role>?"): there the name is the subject.
+    min_terms = _MIN_TERMS if _expand(question) != question else 1
+    query = _without_roles(question, catalog, min_terms) if roles else question
     unknown = None if roles else catalog.unknown_title(question)
     expanded = _expand(query)
+    focus = _expand(_focus(question, catalog)) if roles else expanded
     return QueryPlan(query=expanded, roles=roles, follow_up=False, unknown_role=unknown,
-                     focus=expanded, vector_text=expanded if expanded != query else question)
+                     focus=focus, vector_text=expanded if expanded != query else question)

@@ -64,6 +64,7 @@ class _Unit:
     order: int
     terms: frozenset[str]
     path_terms: frozenset[str]
+    body: float = 0.0  # share of the question (ranking weights) in the unit's own words
     score: float = 0.0  # ranks units against each other
     evidence: float = 0.0  # how fully the unit (with its section path) answers the question
 
@@ -125,12 +126,21 @@ def _wants_list(question: str) -> bool:
     return any(word not in _NOT_PLURAL for word in _PLURAL.findall(question.lower()))
 
 
+def _extends(unit_term: str, term: str) -> bool:
+    """``unit_term`` is ``term`` derived ("feed" in "feeder", "deploy" in "deployment") or
+    either is the other's plural: Porter2 keeps the "s" of short words after a vowel, so
+    "KPIs" stems to "kpis" while "KPI" stays "kpi"."""
+    if len(term) >= 4 and unit_term.startswith(term):
+        return True
+    return unit_term == term + "s" or term == unit_term + "s"
+
+
 def _with_prefixes(unit_terms: frozenset[str], question_terms: list[str]) -> frozenset[str]:
-    """Count a question term as present when a unit term extends it ("feed" in "feeder",
-    "deploy" in "deployment"): the stemmer leaves such derived words apart."""
+    """Count a question term as present when a unit term extends it or is its plural:
+    the stemmer leaves such words apart."""
     extra = {
         t for t in question_terms
-        if t not in unit_terms and len(t) >= 4 and any(u.startswith(t) for u in unit_terms)
+        if t not in unit_terms and any(_extends(u, t) for u in unit_terms)
     }
     return unit_terms | extra if extra else unit_terms
 
@@ -246,6 +256,7 @@ class ExtractiveProvider:
             # embedding space, and the retriever's own rank as a prior (it weighed the
             # chunk as a whole).
             prior = unit.passage.score / best_fused
+            unit.body = body
             unit.score = 0.5 * min(1.0, body + 0.5 * context) + 0.3 * similarity + 0.2 * prior
             # Evidence: how much of the question (corpus-weighted) the unit and its section
             # path cover, blended with embedding closeness.
@@ -283,8 +294,8 @@ class ExtractiveProvider:
         extreme = self._superlative(question, ranked)
         if extreme is not None:
             chosen = [extreme]
-        elif _wants_list(question) and best.passage.kind != "table_row":
-            chosen = self._section_items(self._list_anchor(ranked), units)
+        elif _wants_list(question) and not self._row_names_the_ask(best, terms):
+            chosen = self._list_items(self._named_section(ranked, terms) or self._list_anchor(ranked), units)
         else:
             chosen = self._facts(ranked)
         lines = [f"{_finish(u.text)} [{u.passage.marker}]" for u in chosen]
@@ -327,6 +338,65 @@ class ExtractiveProvider:
             if unit.passage.marker == top_marker and unit.score >= 0.8 * best.score:
                 return unit
         return best
+
+    def _named_section(self, ranked: list[_Unit], terms: list[str]) -> _Unit | None:
+        """The best unit of a section whose title the question spells out ("What production
+        systems and code does X deliver?" -> "Key Deliverables > Production systems and
+        code"): at least two words of the title, and two thirds of them, are asked for,
+        so a one-word title ("Skills") does not outrank a closer match. Of several such
+        sections (one per role when no role is named), the one whose title says most of
+        the question wins, then the retriever's first, as in ``_list_anchor``."""
+        best: tuple[int, int, _Unit] | None = None
+        for unit in ranked:
+            if unit.passage.kind == "table_row":
+                continue
+            hits, size = self._asked_words(unit.passage.section_path.rsplit(" › ", 1)[-1], terms)
+            if hits >= 2 and 3 * hits >= 2 * size:
+                key = (hits, -unit.passage.marker, unit)
+                if best is None or key[:2] > best[:2]:
+                    best = key
+        return best[2] if best else None
+
+    def _asked_words(self, title: str, terms: list[str]) -> tuple[int, int]:
+        """(words of ``title`` the question asks for, words of ``title``), noise left out."""
+        words = self._terms_of(title) - self._noise
+        return sum(1 for w in words if any(w == t or _extends(w, t) for t in terms)), len(words)
+
+    def _row_names_the_ask(self, best: _Unit, terms: list[str]) -> bool:
+        """A table row whose name the question mostly spells out ("Top KPIs" for "list the
+        top KPIs", "Deployment lead time" for "what are the lead time targets") is the
+        answer itself, not one item of a list the question asks for ("Business KPI lift"
+        is one of the KPIs that "What are the KPIs?" asks for)."""
+        if best.passage.kind != "table_row":
+            return False
+        name = best.passage.section_path.rsplit(" › ", 1)[-1]
+        hits, size = self._asked_words(name, terms)
+        return hits >= 1 and 3 * hits >= 2 * size
+
+    def _list_items(self, anchor: _Unit, units: list[_Unit]) -> list[_Unit]:
+        """The items a list question asks for: the retrieved rows of the anchor's table,
+        else the items of the anchor's section.
+
+        The anchor's table is the one its row belongs to or, for a passage that matched
+        only through its section's title, the one under that section: "What are the
+        KPIs?" lands on the KPI section's introduction, whose items are the rows below
+        it. An introduction that says what was asked ("Targets should be agreed with
+        SRE ...") answers with its own sentences."""
+        path = anchor.passage.section_path
+        if anchor.passage.kind == "table_row":
+            table = path.rsplit(" › ", 1)[0]
+        elif anchor.body == 0.0:
+            table = path
+        else:
+            return self._section_items(anchor, units)
+        rows = [
+            u for u in units
+            if u.passage.kind == "table_row" and u.passage.section_path.rsplit(" › ", 1)[0] == table
+        ]
+        if len(rows) < 2:
+            return self._section_items(anchor, units)
+        # Rows in retrieval order (a table's rows have no order worth keeping across chunks).
+        return _distinct(rows)[: self._max_items]
 
     def _section_items(self, best: _Unit, units: list[_Unit]) -> list[_Unit]:
         """All items of the best unit's section (in document order), up to max_items."""

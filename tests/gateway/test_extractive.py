@@ -279,3 +279,80 @@ def test_kpi_question_states_the_rows_target(evidence: Evidence, slug: str, row:
     assert markers and all(
         by_marker[m].kind == "table_row" and (by_marker[m].cells or {}).get("KPI") == row["KPI"] for m in markers
     ), (markers, [(p.marker, p.section_path) for p in request.passages])
+
+
+# --- list questions ---------------------------------------------------------------------------
+
+def _passages(chunks: list[Any]) -> list[Passage]:
+    """Chunks as retrieved passages in the given order (fused scores falling with rank)."""
+    return [
+        Passage(marker=i + 1, chunk_id=c.id, title=c.doc_title, section_path=c.path_text, text=c.text,
+                score=1.0 - 0.05 * i, kind=c.kind, cells=c.metadata.get("cells"))
+        for i, c in enumerate(chunks)
+    ]
+
+
+@pytest.mark.parametrize("slug", [STAFF, "mlops-engineer"])
+def test_list_question_landing_on_the_kpi_introduction_lists_the_rows(evidence: Evidence, slug: str) -> None:
+    """"What are the KPIs?" often ranks the KPI section's introduction first; its items are the
+    table rows below it, not the introduction's caveats."""
+    section = f"{slug}/kpis-and-productivity-metrics"
+    chunks = [c for c in evidence.index.chunks if c.section_id == section]
+    intro = [c for c in chunks if c.kind != "table_row"][:1]
+    rows = [c for c in chunks if c.kind == "table_row"][:4]
+    assert intro and len(rows) == 4
+    question = "What are the KPIs?"
+    request = evidence.reask(replace(evidence.request(question, role=slug), passages=_passages(intro + rows)),
+                             question)
+    response = complete(ExtractiveProvider(), request)
+    assert not response.abstained, response.text
+    pieces = cited_pieces(response.text)
+    by_marker = {p.marker: p for p in request.passages}
+    assert len(pieces) == 4 and all(by_marker[m].kind == "table_row" for _, m in pieces), response.text
+    targets = {row["KPI"]: row["Example target"] for row in kpi_rows(slug)}
+    for sentence, marker in pieces:
+        kpi = (by_marker[marker].cells or {})["KPI"]
+        assert sentence.startswith(kpi) and targets[kpi] in sentence, (sentence, kpi)
+
+
+def test_list_question_over_table_rows_lists_the_retrieved_rows(evidence: Evidence) -> None:
+    """"Which metrics is X measured on?" retrieves KPI rows: one row's words happening to
+    match ("measures release quality") must not make it the whole answer."""
+    request = evidence.request("Which metrics is this role measured on?", role="senior-ml-engineer")
+    rows = [p for p in request.passages
+            if p.kind == "table_row" and p.section_path.rsplit(" › ", 1)[0].endswith("KPIs and Productivity Metrics")]
+    assert len(rows) >= 3, [p.section_path for p in request.passages]
+    response = complete(ExtractiveProvider(), request)
+    cited = {marker for _, marker in cited_pieces(response.text)}
+    assert cited == {p.marker for p in rows}, response.text  # the KPI table's rows, no other table's
+
+
+def test_a_row_named_by_the_question_is_the_answer_on_its_own(evidence: Evidence) -> None:
+    # "Top KPIs" is itself the list asked for; the other KPI rows are not added to it.
+    request = evidence.request("List the top KPIs", role=STAFF)
+    top = [p for p in request.passages if p.section_path.endswith("Top KPIs")]
+    assert top, [p.section_path for p in request.passages]
+    response = complete(ExtractiveProvider(), request)
+    assert [marker for _, marker in cited_pieces(response.text)] == [top[0].marker], response.text
+
+
+def test_list_question_spelling_out_a_section_title_answers_from_that_section(evidence: Evidence) -> None:
+    """The section "Production systems and code" answers "What production systems and code
+    does X deliver?" even when a sentence elsewhere ("Deliver production-grade AI systems")
+    shares more words with the question."""
+    question = "What production systems and code does the role deliver?"
+    request = evidence.request(question, role=STAFF, k=8)
+    section = [p for p in request.passages if p.section_path.endswith("› Production systems and code")]
+    assert section, [p.section_path for p in request.passages]
+    response = complete(ExtractiveProvider(), request)
+    pieces = cited_pieces(response.text)
+    assert len(pieces) >= 3
+    assert {marker for _, marker in pieces} == {section[0].marker}, response.text
+
+
+def test_singular_and_plural_of_a_short_term_match() -> None:
+    # Porter2 stems "KPIs" to "kpis" but leaves "KPI": the provider treats them as one word.
+    from gateway.providers.extractive import _extends
+
+    assert _extends("kpis", "kpi") and _extends("kpi", "kpis")
+    assert _extends("deployment", "deploy") and not _extends("kpx", "kpi")

@@ -65,3 +65,21 @@ def test_unknown_title_is_reported(catalog: RoleCatalog) -> None:
     plan = plan_query(_turns("What are the KPIs of a Chief Happiness Officer?"), catalog)
     assert plan.roles == []
     assert plan.unknown_role is not None
+
+
+def test_one_remaining_term_is_enough_to_drop_the_role_name(catalog: RoleCatalog) -> None:
+    """Left in, the name makes BM25 and the extractive answer favour passages that repeat
+    it ("The Staff Applied AI Engineer typically reports to ...") over the KPI rows."""
+    plan = plan_query(_turns("What KPIs does a Staff Applied AI Engineer own?"), catalog)
+    assert plan.roles == ["staff-applied-ai-engineer"]
+    for text in (plan.query, plan.focus):
+        assert "staff" not in text.lower() and "kpis" in text.lower()
+
+
+def test_a_question_about_the_role_itself_keeps_its_name_in_the_query(catalog: RoleCatalog) -> None:
+    # "In a nutshell, what is X?" and "what comes after X?": the name is the subject.
+    for question in ("In a nutshell, what is a Staff Applied AI Engineer?",
+                     "What comes after a Staff Applied AI Engineer?"):
+        plan = plan_query(_turns(question), catalog)
+        assert plan.roles == ["staff-applied-ai-engineer"]
+        assert "staff applied ai engineer" in plan.query.lower()
