@@ -36,10 +36,15 @@ _EXPANSIONS = [
     (re.compile(r"\bfeeds? into\b|\bbefore becoming\b|\bcomes? from\b|\blead(s)? into\b",
                 re.IGNORECASE), "common feeder roles"),
     (re.compile(r"\bpromot(ed|ion)\b", re.IGNORECASE), "skills needed for promotion"),
+    (re.compile(r"\bday[- ]to[- ]day\b|\bon a typical (day|week)\b|\bdaily work\b", re.IGNORECASE),
+     "day-to-day activities daily"),
     (re.compile(r"\bin a nutshell\b|\boverview\b|\btell me about\b|\bdescribe\b|"
                 r"^\s*what (is|does) (a|an)\s+(\w+\s+){0,5}\w+\s*\??\s*$", re.IGNORECASE),
      "role summary"),
 ]
+# "What does an MLOps engineer do day to day?" also has the shape of "what does a X do?":
+# a more specific expansion wins over the role summary.
+_SUMMARY = "role summary"
 _PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
 _SHORT = 12  # words: shorter questions that name no role lean on the previous turn
 _MIN_TERMS = 2
@@ -68,6 +73,8 @@ def _terms(text: str) -> int:
 
 def _expand(query: str) -> str:
     extra = [words for pattern, words in _EXPANSIONS if pattern.search(query)]
+    if len(extra) > 1 and _SUMMARY in extra:
+        extra.remove(_SUMMARY)
     # In front: the user's own last clause stays last (the answer judges it on its own).
     return f"{' '.join(extra)}: {query}" if extra else query
 

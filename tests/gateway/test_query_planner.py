@@ -83,3 +83,12 @@ def test_a_question_about_the_role_itself_keeps_its_name_in_the_query(catalog: R
         plan = plan_query(_turns(question), catalog)
         assert plan.roles == ["staff-applied-ai-engineer"]
         assert "staff applied ai engineer" in plan.query.lower()
+
+
+def test_day_to_day_question_is_not_taken_for_a_role_summary(catalog: RoleCatalog) -> None:
+    # "What does an X do day to day?" has the shape of "what does an X do?" too; the more
+    # specific section words win, so retrieval reaches Day-to-Day Activities.
+    plan = plan_query(_turns("What does an MLOps engineer do day to day?"), catalog)
+    assert plan.roles == ["mlops-engineer"]
+    assert "day-to-day activities" in plan.query and "role summary" not in plan.query
+    assert "role summary" in plan_query(_turns("What does an MLOps engineer do?"), catalog).query
