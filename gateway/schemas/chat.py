@@ -28,7 +28,7 @@ class StreamOptions(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    # Unknown OpenAI parameters (top_p, n, seed, ...) are accepted and ignored, as the
+    # Unknown OpenAI parameters (top_p, seed, ...) are accepted and ignored, as the
     # SDK sends some by default; the ones ladder honours are declared here.
     model_config = ConfigDict(extra="ignore")
 
@@ -39,9 +39,28 @@ class ChatRequest(BaseModel):
     stream: bool = False
     stream_options: StreamOptions | None = None
     user: str | None = Field(None, max_length=256)
+    # Declared only to refuse what cannot be honoured: one answer per request, and no
+    # tool calls (the answer comes from the blueprints). Silently ignoring them would hand
+    # a client that asked for three choices, or for a function call, something else.
+    n: int | None = Field(None, description="Only 1 is supported.")
+    tools: list[dict[str, Any]] | None = Field(None, description="Tool calls are not supported.")
     # ladder extensions (the SDK passes them through ``extra_body``)
     role: str | None = None
     prompt_version: str | None = None
+
+    @field_validator("n")
+    @classmethod
+    def _one_choice(cls, n: int | None) -> int | None:
+        if n is not None and n != 1:
+            raise ValueError("only n=1 is supported: ladder returns one answer per request")
+        return n
+
+    @field_validator("tools")
+    @classmethod
+    def _no_tools(cls, tools: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        if tools:
+            raise ValueError("tool calling is not supported: ladder answers from the role blueprints")
+        return tools
 
     @field_validator("messages")
     @classmethod

@@ -184,6 +184,23 @@ def test_invalid_messages_are_bad_requests(sdk: Any, messages: list[dict[str, st
     assert info.value.param == "messages"
 
 
+@pytest.mark.parametrize(
+    ("extra", "param", "says"),
+    [({"n": 3}, "n", "only n=1"),
+     ({"tools": [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]},
+      "tools", "tool calling is not supported")],
+    ids=["three-choices", "tools"],
+)
+def test_what_ladder_cannot_honour_is_a_bad_request(sdk: Any, extra: dict[str, Any], param: str, says: str) -> None:
+    """Asked for three choices or a function call, a client must hear so, not get one plain
+    answer as if that were what it asked for."""
+    with pytest.raises(openai.BadRequestError) as info:
+        _ask(sdk, AVAILABILITY, **extra)
+    assert info.value.param == param
+    assert says in info.value.message
+    assert _ask(sdk, AVAILABILITY, n=1).choices[0].message.content  # n=1 is what ladder does
+
+
 def test_off_topic_question_is_refused_in_a_stream_too(sdk: Any) -> None:
     question = "What is the best topping for a pizza?"
     whole = _ask(sdk, question)
