@@ -38,8 +38,17 @@ _EXPANSIONS = [
     (re.compile(r"\bpromot(ed|ion)\b", re.IGNORECASE), "skills needed for promotion"),
     (re.compile(r"\bday[- ]to[- ]day\b|\bon a typical (day|week)\b|\bdaily work\b", re.IGNORECASE),
      "day-to-day activities daily"),
+    (re.compile(r"\b(biggest|main|key|common|typical) (risks|challenges|pitfalls)\b|\bwhat can go wrong\b|"
+                r"\bfailure modes\b", re.IGNORECASE), "risks challenges failure modes common role challenges"),
+    (re.compile(r"\b(on (his|her|their|its) own|independently|without (any )?approval|by themselves)\b",
+                re.IGNORECASE), "can decide independently"),
+    (re.compile(r"\b(needs?|requires?|get) (\w+ )?(approval|sign-?off)\b|\bapproval (for|to)\b",
+                re.IGNORECASE), "requires approval"),
+    # "What is a X?", "What does a X do?": the whole role. Not "What does a X need approval
+    # for?" or "What does a strong X look like?", which ask about one part of it.
     (re.compile(r"\bin a nutshell\b|\boverview\b|\btell me about\b|\bdescribe\b|"
-                r"^\s*what (is|does) (a|an)\s+(\w+\s+){0,5}\w+\s*\??\s*$", re.IGNORECASE),
+                r"^\s*what is (a|an)\s+(\w+\s+){0,5}\w+\s*\??\s*$|"
+                r"^\s*what does (a|an)\s+([\w,/&-]+\s+){0,6}do\s*\??\s*$", re.IGNORECASE),
      "role summary"),
 ]
 # "What does an MLOps engineer do day to day?" also has the shape of "what does a X do?":

@@ -92,3 +92,25 @@ def test_day_to_day_question_is_not_taken_for_a_role_summary(catalog: RoleCatalo
     assert plan.roles == ["mlops-engineer"]
     assert "day-to-day activities" in plan.query and "role summary" not in plan.query
     assert "role summary" in plan_query(_turns("What does an MLOps engineer do?"), catalog).query
+
+
+@pytest.mark.parametrize(
+    ("question", "words"),
+    [("What decisions can a Staff Backend Engineer make on their own?", "can decide independently"),
+     ("What does a Staff Data Engineer need approval for?", "requires approval"),
+     ("What are the biggest risks in the Principal Applied AI Engineer role?", "risks challenges failure modes")],
+)
+def test_everyday_phrasings_reach_the_blueprint_section(catalog: RoleCatalog, question: str, words: str) -> None:
+    # Users do not say "decide independently" or "failure modes"; the section titles do.
+    plan = plan_query(_turns(question), catalog)
+    assert words in plan.query and "role summary" not in plan.query
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What does a Staff Data Engineer need approval for?", "What does a strong candidate for Senior ML Engineer look like?"],
+)
+def test_what_does_a_x_is_a_summary_only_when_it_asks_what_x_does(catalog: RoleCatalog, question: str) -> None:
+    assert "role summary" not in plan_query(_turns(question), catalog).query
+    assert "role summary" in plan_query(_turns("What does a Staff Data Engineer do?"), catalog).query
+    assert "role summary" in plan_query(_turns("What is a Staff Data Engineer?"), catalog).query
