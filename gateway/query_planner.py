@@ -36,6 +36,13 @@ _EXPANSIONS = [
     (re.compile(r"\bfeeds? into\b|\bbefore becoming\b|\bcomes? from\b|\blead(s)? into\b",
                 re.IGNORECASE), "common feeder roles"),
     (re.compile(r"\bpromot(ed|ion)\b", re.IGNORECASE), "skills needed for promotion"),
+    # "in the first 30 days", "by day 90", "after 60 days": the N-day goals sections.
+    (re.compile(r"\b(first|by|after|within|in) (the )?(first )?(30|60|90)[- ]?days?\b|\bby day (30|60|90)\b",
+                re.IGNORECASE), "day goals"),
+    (re.compile(r"\bsuccess (is )?(defined|definition|look(s)? like|mean(s)?)\b|\bdefine(s|d)? success\b",
+                re.IGNORECASE), "role success definition"),
+    (re.compile(r"\bprogramming languages?\b|\bwhich languages?\b|\bwhat languages?\b", re.IGNORECASE),
+     "programming language must-have technical skills"),
     (re.compile(r"\bday[- ]to[- ]day\b|\bon a typical (day|week)\b|\bdaily work\b", re.IGNORECASE),
      "day-to-day activities daily"),
     (re.compile(r"\b(biggest|main|key|common|typical) (risks|challenges|pitfalls)\b|\bwhat can go wrong\b|"

@@ -356,3 +356,15 @@ def test_singular_and_plural_of_a_short_term_match() -> None:
 
     assert _extends("kpis", "kpi") and _extends("kpi", "kpis")
     assert _extends("deployment", "deploy") and not _extends("kpx", "kpi")
+
+
+def test_framing_verbs_do_not_count_against_the_evidence(evidence: Evidence) -> None:
+    """"have done by day 30": "done" is rare in the blueprints, so counted as a content word
+    it made the 30-day goals look like weak evidence and the answer abstained."""
+    question = "What should the role have done by day 30?"
+    request = evidence.request(f"30-day goals: {question}", role="principal-applied-ai-engineer")
+    request = replace(request, question=question, term_weights=evidence.weights(question))
+    response = complete(ExtractiveProvider(), request)
+    assert not response.abstained, response.text
+    by_marker = {p.marker: p for p in request.passages}
+    assert all(by_marker[m].section_path.endswith("30-day goals") for _, m in cited_pieces(response.text))

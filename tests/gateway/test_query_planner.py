@@ -114,3 +114,16 @@ def test_what_does_a_x_is_a_summary_only_when_it_asks_what_x_does(catalog: RoleC
     assert "role summary" not in plan_query(_turns(question), catalog).query
     assert "role summary" in plan_query(_turns("What does a Staff Data Engineer do?"), catalog).query
     assert "role summary" in plan_query(_turns("What is a Staff Data Engineer?"), catalog).query
+
+
+@pytest.mark.parametrize(
+    ("question", "words"),
+    [("What should a Staff Data Engineer do in the first 30 days?", "day goals"),
+     ("What should a Senior ML Engineer have shipped by day 90?", "day goals"),
+     ("How is success defined for the MLOps Engineer role?", "role success definition"),
+     ("Which programming languages should an MLOps Engineer know?", "programming language")],
+)
+def test_goal_success_and_language_phrasings_name_their_sections(
+    catalog: RoleCatalog, question: str, words: str
+) -> None:
+    assert words in plan_query(_turns(question), catalog).query
