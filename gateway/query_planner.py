@@ -37,7 +37,7 @@ _EXPANSIONS = [
                 re.IGNORECASE), "common feeder roles"),
     (re.compile(r"\bpromot(ed|ion)\b", re.IGNORECASE), "skills needed for promotion"),
     # "in the first 30 days", "by day 90", "after 60 days": the N-day goals sections.
-    (re.compile(r"\b(first|by|after|within|in) (the )?(first )?(30|60|90)[- ]?days?\b|\bby day (30|60|90)\b",
+    (re.compile(r"\b(first|by|after|within|in|at) (the )?(first )?(30|60|90)[- ]?days?\b|\bby day (30|60|90)\b",
                 re.IGNORECASE), "day goals"),
     (re.compile(r"\bsuccess (is )?(defined|definition|look(s)? like|mean(s)?)\b|\bdefine(s|d)? success\b",
                 re.IGNORECASE), "role success definition"),
@@ -61,6 +61,11 @@ _EXPANSIONS = [
 # "What does an MLOps engineer do day to day?" also has the shape of "what does a X do?":
 # a more specific expansion wins over the role summary.
 _SUMMARY = "role summary"
+_LEVEL_SWAP = re.compile(
+    r"^\s*(and|what about|how about|same for|and what about)\s+(for\s+)?(an? |the )?"
+    r"(senior|staff|principal)(\s+(level|engineer|engineers|role|one))?\s*\??\s*$",
+    re.IGNORECASE,
+)
 _PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
 _SHORT = 12  # words: shorter questions that name no role lean on the previous turn
 _MIN_TERMS = 2
@@ -151,8 +156,14 @@ def plan_query(
         standalone = _terms(asks) >= _MIN_TERMS and not _REFERENCE.search(question)
         focus = own if standalone else query
         expanded = _expand(query)
+        # "and for Principal?" where the earlier role's track has none: say so, rather than
+        # answer about the earlier role again.
+        # Only for a bare role swap: a level word elsewhere ("do they mentor senior
+        # engineers?") is not a role.
+        swap = _LEVEL_SWAP.match(question)
+        missing = None if named or explicit_role or not swap else catalog.missing_level_title(question, context=context)
         return QueryPlan(query=expanded, roles=roles, follow_up=True, focus=_expand(focus),
-                         vector_text=expanded)
+                         vector_text=expanded, unknown_role=missing)
 
     roles = [explicit_role] if explicit_role else named
     # One remaining term is query enough ("What KPIs does a <role> own?" -> "KPIs"), unless

@@ -243,3 +243,18 @@ class RoleCatalog:
             same_family = [b for b in candidates if b.family == family]
             candidates = same_family or candidates
         return [b.slug for b in candidates] if len(candidates) == 1 else []
+
+    def missing_level_title(self, text: str, *, context: str | None) -> str | None:
+        """"and for Principal?" after Senior ML Engineer, where no principal role shares its
+        family: the title the user means ("Principal ML Engineer"), which has no blueprint.
+        None when ``text`` names a known role or no bare level word, or for the management
+        track (its titles do not carry the level words)."""
+        if not context or context not in self._by_slug or self.mentioned(text, context=context):
+            return None
+        norm = f" {_singular(_norm(text))} "
+        level = next((lvl for word, lvl in _LEVEL_WORDS.items() if f" {word} " in norm), None)
+        role = self._by_slug[context]
+        if level is None or level == "manager" or role.level == "manager":
+            return None
+        words = [w for w in role.role.split() if w.lower() not in _LEVEL_WORDS]
+        return " ".join([level.capitalize(), *words])

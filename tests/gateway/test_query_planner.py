@@ -127,3 +127,22 @@ def test_goal_success_and_language_phrasings_name_their_sections(
     catalog: RoleCatalog, question: str, words: str
 ) -> None:
     assert words in plan_query(_turns(question), catalog).query
+
+
+def test_a_level_swap_with_no_blueprint_in_the_track_is_an_unknown_role(catalog: RoleCatalog) -> None:
+    """"and for Principal?" after Senior ML Engineer: the ML track has no principal
+    blueprint. It used to match nothing, and the follow-up was silently answered about
+    Senior ML Engineer again; now the plan names the missing title (the gateway then says
+    there is no blueprint for it and lists the roles it knows)."""
+    plan = plan_query(_turns("What are the 60-day goals for a Senior ML Engineer?", "and for Principal?"), catalog)
+    assert plan.unknown_role == "Principal ML Engineer"
+    staff = plan_query(_turns("What are the 60-day goals for a Staff Backend Engineer?", "what about senior?"), catalog)
+    assert staff.unknown_role == "Senior Backend Engineer"
+    # Within a track that has the level, the swap resolves as before.
+    applied = plan_query(_turns("What are the 60-day goals for a Senior Applied AI Engineer?", "and for Principal?"),
+                         catalog)
+    assert applied.roles == ["principal-applied-ai-engineer"] and applied.unknown_role is None
+    # A level word that is not a role swap is left alone.
+    mentor = plan_query(_turns("What are the 60-day goals for a Senior ML Engineer?", "do they mentor senior engineers?"),
+                        catalog)
+    assert mentor.unknown_role is None and mentor.roles == ["senior-ml-engineer"]
