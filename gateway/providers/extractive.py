@@ -136,11 +136,16 @@ def _extends(unit_term: str, term: str) -> bool:
 
 
 def _with_prefixes(unit_terms: frozenset[str], question_terms: list[str]) -> frozenset[str]:
-    """Count a question term as present when a unit term extends it or is its plural:
-    the stemmer leaves such words apart."""
+    """Count a question term as present when a unit term extends it or is its plural
+    (``_extends``): the stemmer leaves such words apart. Runs for every unit of every
+    request, so the plural cases are set lookups rather than a scan."""
     extra = {
         t for t in question_terms
-        if t not in unit_terms and any(_extends(u, t) for u in unit_terms)
+        if t not in unit_terms and (
+            t + "s" in unit_terms
+            or (t.endswith("s") and t[:-1] in unit_terms)
+            or (len(t) >= 4 and any(u.startswith(t) for u in unit_terms))
+        )
     }
     return unit_terms | extra if extra else unit_terms
 
@@ -347,9 +352,11 @@ class ExtractiveProvider:
         sections (one per role when no role is named), the one whose title says most of
         the question wins, then the retriever's first, as in ``_list_anchor``."""
         best: tuple[int, int, _Unit] | None = None
-        for unit in ranked:
-            if unit.passage.kind == "table_row":
+        seen: set[str] = set()
+        for unit in ranked:  # best unit of each section first
+            if unit.passage.kind == "table_row" or unit.passage.section_path in seen:
                 continue
+            seen.add(unit.passage.section_path)
             hits, size = self._asked_words(unit.passage.section_path.rsplit(" › ", 1)[-1], terms)
             if hits >= 2 and 3 * hits >= 2 * size:
                 key = (hits, -unit.passage.marker, unit)
@@ -358,9 +365,9 @@ class ExtractiveProvider:
         return best[2] if best else None
 
     def _asked_words(self, title: str, terms: list[str]) -> tuple[int, int]:
-        """(words of ``title`` the question asks for, words of ``title``), noise left out."""
+        """(question terms that ``title`` says, words of ``title``), noise left out."""
         words = self._terms_of(title) - self._noise
-        return sum(1 for w in words if any(w == t or _extends(w, t) for t in terms)), len(words)
+        return len(_with_prefixes(words, terms).intersection(terms)), len(words)
 
     def _row_names_the_ask(self, best: _Unit, terms: list[str]) -> bool:
         """A table row whose name the question mostly spells out ("Top KPIs" for "list the
