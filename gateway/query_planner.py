@@ -41,6 +41,9 @@ _EXPANSIONS = [
                 re.IGNORECASE), "day goals"),
     (re.compile(r"\bsuccess (is )?(defined|definition|look(s)? like|mean(s)?)\b|\bdefine(s|d)? success\b",
                 re.IGNORECASE), "role success definition"),
+    # "What skills do I need to become a X?": what X itself must have, not how X changes.
+    (re.compile(r"\bskills?\b.*\b(become|becoming)\b|\b(become|becoming)\b.*\bskills?\b", re.IGNORECASE),
+     "must-have technical skills"),
     (re.compile(r"\bprogramming languages?\b|\bwhich languages?\b|\bwhat languages?\b", re.IGNORECASE),
      "programming language must-have technical skills"),
     (re.compile(r"\bday[- ]to[- ]day\b|\bon a typical (day|week)\b|\bdaily work\b", re.IGNORECASE),

@@ -35,7 +35,7 @@ _QUESTION_NOISE_WORDS = (
     "what which who how much many does do role engineer expect expected list tell give "
     "should would could need needs know able achieve achieved big fast onto typically "
     "usually often want get make take happen mean consider kind sort type way exactly "
-    "really actually good best please look done accomplish accomplished"
+    "really actually good best please look done accomplish accomplished become becoming"
 )
 _LIST_INTENT = re.compile(
     r"\b(list|lists|what are|which are|name the|all the|goals|responsibilities|activities|"

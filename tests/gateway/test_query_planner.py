@@ -121,7 +121,8 @@ def test_what_does_a_x_is_a_summary_only_when_it_asks_what_x_does(catalog: RoleC
     [("What should a Staff Data Engineer do in the first 30 days?", "day goals"),
      ("What should a Senior ML Engineer have shipped by day 90?", "day goals"),
      ("How is success defined for the MLOps Engineer role?", "role success definition"),
-     ("Which programming languages should an MLOps Engineer know?", "programming language")],
+     ("Which programming languages should an MLOps Engineer know?", "programming language"),
+     ("What skills do I need to become a Staff Applied AI Engineer?", "must-have technical skills")],
 )
 def test_goal_success_and_language_phrasings_name_their_sections(
     catalog: RoleCatalog, question: str, words: str
