@@ -163,6 +163,15 @@ def _distinct(units: Iterable[_Unit]) -> list[_Unit]:
     return kept
 
 
+def _table(unit: _Unit) -> str:
+    """The section a unit sits in, without the document ("KPIs and Productivity Metrics"
+    for a KPI row of any blueprint)."""
+    path = unit.passage.section_path
+    if unit.passage.kind == "table_row":
+        path = path.rsplit(" › ", 1)[0]
+    return path.split(" › ", 1)[-1]
+
+
 def _finish(sentence: str) -> str:
     sentence = sentence.strip()
     return sentence if sentence.endswith((".", "!", "?", ":")) else sentence + "."
@@ -340,8 +349,14 @@ class ExtractiveProvider:
         best = ranked[0]
         top_marker = min(u.passage.marker for u in ranked)
         for unit in ranked:
-            if unit.passage.marker == top_marker and unit.score >= 0.8 * best.score:
-                return unit
+            if unit.passage.marker != top_marker or unit.score < 0.8 * best.score:
+                continue
+            # A row of another kind of table ("Reliability ... carries a weight of 15%" in
+            # the interview scorecard, for "Which KPIs ...?") must not take the answer away
+            # from the KPI row that matched best; the same table in another blueprint may.
+            if unit.passage.kind == "table_row" and _table(unit) != _table(best):
+                continue
+            return unit
         return best
 
     def _named_section(self, ranked: list[_Unit], terms: list[str]) -> _Unit | None:

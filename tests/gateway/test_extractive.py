@@ -368,3 +368,23 @@ def test_framing_verbs_do_not_count_against_the_evidence(evidence: Evidence) -> 
     assert not response.abstained, response.text
     by_marker = {p.marker: p for p in request.passages}
     assert all(by_marker[m].section_path.endswith("30-day goals") for _, m in cited_pieces(response.text))
+
+
+def test_a_near_miss_row_of_another_table_does_not_take_over_a_list_answer(evidence: Evidence) -> None:
+    """"Which KPIs does X track?" where the retriever's first passage is an interview scorecard
+    row ("... cost engineering carries a weight of 15%"): the KPI row that matches the
+    question better answers, not the scorecard. Passages and fused scores as the pipeline
+    retrieved them for "Which KPIs does an AI Platform Lead track?"."""
+    slug = "ai-platform-lead"
+    mine = [c for c in evidence.index.chunks if c.doc_slug == slug]
+    rows = {c.path_text.rsplit(" › ", 1)[-1]: c for c in mine if c.kind == "table_row"}
+    intro = [c for c in mine if c.section_id.endswith("/kpis-and-productivity-metrics") and c.kind != "table_row"]
+    assert len(intro) >= 2
+    chunks = [next(c for n, c in rows.items() if n.startswith("Reliability, security and cost")), intro[0],
+              rows["Top KPIs"], intro[1], rows["Platform adoption"]]
+    question = "Which KPIs does the role track?"
+    passages = [replace(p, score=s) for p, s in zip(_passages(chunks), (0.72, 0.65, 0.74, 0.55, 0.52), strict=True)]
+    request = evidence.reask(replace(evidence.request(question, role=slug), passages=passages), question)
+    response = complete(ExtractiveProvider(), request)
+    cited = {marker for _, marker in cited_pieces(response.text)}
+    assert 1 not in cited and cited <= {2, 3, 4, 5}, response.text
