@@ -160,18 +160,18 @@ def plan_query(
         focus = own if standalone else query
         expanded = _expand(query)
         # "and for Principal?" where the earlier role's track has none: say so, rather than
-        # answer about the earlier role again.
-        # Only for a bare role swap: a level word elsewhere ("do they mentor senior
-        # engineers?") is not a role.
+        # answer about the earlier role again. Only for a bare role swap: a level word
+        # elsewhere ("do they mentor senior engineers?") is not a role.
         swap = _LEVEL_SWAP.match(question)
         missing = None if named or explicit_role or not swap else catalog.missing_level_title(question, context=context)
         return QueryPlan(query=expanded, roles=roles, follow_up=True, focus=_expand(focus),
                          vector_text=expanded, unknown_role=missing)
 
     roles = [explicit_role] if explicit_role else named
-    # One remaining term is query enough ("What KPIs does a <role> own?" -> "KPIs"), unless
-    # the question is about the role as a whole or its moves ("what is a <role>?", "what
-    # comes after <role>?"): there the name is the subject.
+    # One remaining term is query enough ("What KPIs does a <role> own?" -> "KPIs"). When an
+    # expansion adds section words ("what is a <role>?" -> role summary, "what comes after
+    # <role>?", "the first 30 days"), the name stays unless two terms remain, as before:
+    # "In a nutshell, what is a <role>?" has only "nutshell" left, and the name is its subject.
     min_terms = _MIN_TERMS if _expand(question) != question else 1
     query = _without_roles(question, catalog, min_terms) if roles else question
     unknown = None if roles else catalog.unknown_title(question)
