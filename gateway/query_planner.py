@@ -95,8 +95,23 @@ def _terms(text: str) -> int:
     return len(_analyzer.tokenize(text))
 
 
-def _expand(query: str) -> str:
+# Section words that help BM25 find a section but not the dense side: the question as
+# asked embeds about as well, and a rewritten text costs a second model call per request
+# (the input guards embed the question itself). Measured on the golden set: embedding the
+# question instead of the role-summary / career-move expansions lost two cases, so those
+# stay in the embedded text; these did not need to be.
+_LEXICAL_ONLY = frozenset({
+    "day goals", "role success definition", "must-have technical skills",
+    "programming language must-have technical skills", "day-to-day activities daily",
+    "risks challenges failure modes common role challenges", "can decide independently",
+    "requires approval",
+})
+
+
+def _expand(query: str, *, for_embedding: bool = False) -> str:
     extra = [words for pattern, words in _EXPANSIONS if pattern.search(query)]
+    if for_embedding:
+        extra = [words for words in extra if words not in _LEXICAL_ONLY]
     if len(extra) > 1 and _SUMMARY in extra:
         extra.remove(_SUMMARY)
     # In front: the user's own last clause stays last (the answer judges it on its own).
@@ -177,5 +192,6 @@ def plan_query(
     unknown = None if roles else catalog.unknown_title(question)
     expanded = _expand(query)
     focus = _expand(_focus(question, catalog)) if roles else expanded
+    embedded = _expand(query, for_embedding=True)
     return QueryPlan(query=expanded, roles=roles, follow_up=False, unknown_role=unknown,
-                     focus=focus, vector_text=expanded if expanded != query else question)
+                     focus=focus, vector_text=embedded if embedded != query else question)

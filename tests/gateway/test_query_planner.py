@@ -147,3 +147,15 @@ def test_a_level_swap_with_no_blueprint_in_the_track_is_an_unknown_role(catalog:
     mentor = plan_query(_turns("What are the 60-day goals for a Senior ML Engineer?", "do they mentor senior engineers?"),
                         catalog)
     assert mentor.unknown_role is None and mentor.roles == ["senior-ml-engineer"]
+
+
+def test_section_words_for_bm25_do_not_cost_a_second_embedding(catalog: RoleCatalog) -> None:
+    # The input guards embed the question as asked; the dense side reuses that vector unless
+    # the plan rewrote the text in a way that embeds better (role summary, career moves).
+    for question in ("What should a Staff Data Engineer do in the first 30 days?",
+                     "What does a Staff Data Engineer need approval for?",
+                     "What are the biggest risks in the Principal Applied AI Engineer role?"):
+        plan = plan_query(_turns(question), catalog)
+        assert plan.query != question and plan.vector_text == question
+    summary = plan_query(_turns("In a nutshell, what is a Staff Applied AI Engineer?"), catalog)
+    assert summary.vector_text.startswith("role summary")
