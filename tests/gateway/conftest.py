@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,34 +161,36 @@ def _start_gateway(
 
 
 @pytest.fixture(scope="session")
-def gateway(
+def start_gateway(
     tmp_path_factory: pytest.TempPathFactory,
     corpus_index_root: Path,
     torch_embedder: Any,
     upstream: UpstreamServer,
-) -> Iterator[Gateway]:
-    server, gw = _start_gateway(
-        tmp_path_factory.mktemp("gateway-data"), corpus_index_root, torch_embedder, upstream,
-        cache={"enabled": False},
-    )
-    yield gw
-    server.stop()
+) -> Iterator[Callable[..., Gateway]]:
+    """Start a session-long server over the corpus index with these settings overrides
+    (``start("name", cache={...}, auth={...})``); all are stopped at the end."""
+    servers: list[GatewayServer] = []
+
+    def start(name: str, **values: Any) -> Gateway:
+        server, gw = _start_gateway(tmp_path_factory.mktemp(name), corpus_index_root, torch_embedder, upstream,
+                                    **values)
+        servers.append(server)
+        return gw
+
+    yield start
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
-def dev_gateway(
-    tmp_path_factory: pytest.TempPathFactory,
-    corpus_index_root: Path,
-    torch_embedder: Any,
-    upstream: UpstreamServer,
-) -> Iterator[Gateway]:
+def gateway(start_gateway: Callable[..., Gateway]) -> Gateway:
+    return start_gateway("gateway-data", cache={"enabled": False})
+
+
+@pytest.fixture(scope="session")
+def dev_gateway(start_gateway: Callable[..., Gateway]) -> Gateway:
     """``ladder serve --dev``: anonymous requests allowed (the README's first command)."""
-    server, gw = _start_gateway(
-        tmp_path_factory.mktemp("gateway-dev"), corpus_index_root, torch_embedder, upstream,
-        auth={"dev_mode": True}, cache={"enabled": False},
-    )
-    yield gw
-    server.stop()
+    return start_gateway("gateway-dev", auth={"dev_mode": True}, cache={"enabled": False})
 
 
 # The fake upstream's model gets a price (the real file has none for it), so costs, budgets
