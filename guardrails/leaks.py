@@ -61,7 +61,13 @@ class SecretLeakGuard:
 
 
 class PiiLeakGuard:
-    """PII in the answer that was not in the (redacted) input. Placeholders never match."""
+    """PII in the answer that was not in the (redacted) input. Placeholders never match.
+
+    A name the retrieved passages print verbatim is not a leak either: the name finder is a
+    heuristic, and the blueprints name tools after people ("Monte Carlo" is a data-observability
+    product), which redaction would garble. Structured PII (emails, phones, cards ...) in a
+    passage is still redacted: a published blueprint should not carry it at all.
+    """
 
     name = "pii_leak"
     stage: Stage = "output"
@@ -74,6 +80,7 @@ class PiiLeakGuard:
             span
             for span in detect_pii(context.text)
             if (span.type, canonical(span.type, span.text)) not in context.input_pii
+            and not (span.type == "PERSON" and _in_sources(span.text, context))
         ]
         if apply and leaked:
             spans = [(s.start, s.end, s.type) for s in leaked]
@@ -91,6 +98,10 @@ class PiiLeakGuard:
             reasons=[f"{kind}={count}" for kind, count in sorted(counts.items())],
             code="pii_leak" if leaked else None,
         )
+
+
+def _in_sources(text: str, context: OutputContext) -> bool:
+    return any(text in chunk.text for chunk in context.chunks)
 
 
 @lru_cache(maxsize=32)

@@ -284,3 +284,26 @@ def test_vectors_computed_after_model_needed_give_the_same_outcome(pipeline: Gua
         assert [(v.guard, v.triggered, v.score) for v in inline.verdicts] == [
             (v.guard, v.triggered, v.score) for v in direct.verdicts
         ]
+
+
+def test_a_name_the_passages_print_is_not_a_leak_but_their_emails_are(
+    pipeline: GuardPipeline,
+) -> None:
+    # "Carlo" is a given name to the name finder; here it is half of a product's name.
+    chunks = [
+        {
+            "id": "t1",
+            "text": "Category: Data observability; Tool / platform: Monte Carlo / Bigeye; "
+            "Primary use: Anomaly detection; questions to tools-team@example.com",
+        }
+    ]
+    answer = (
+        "Monte Carlo / Bigeye (Data observability) is used for anomaly detection [1]. "
+        "Ask tools-team@example.com or Maria Garcia for access [1]."
+    )
+    outcome = pipeline.check_output(answer, chunks, asked(pipeline))
+    leak = verdict(outcome, "pii_leak")
+    assert leak.reasons == ["EMAIL=1", "PERSON=1"]
+    assert "Monte Carlo / Bigeye" in outcome.final_text
+    everything = outcome.final_text + " ".join(outcome.removed_sentences)
+    assert "Maria Garcia" not in everything and "tools-team@example.com" not in everything
