@@ -69,6 +69,15 @@ class _Unit:
     evidence: float = 0.0  # how fully the unit (with its section path) answers the question
 
 
+def _lead_lower(text: str) -> str:
+    """A cell's text continuing our sentence: "Build, test" -> "build, test", but an
+    acronym keeps its case ("AI talent", "SQL models", not "aI talent")."""
+    first = text.split(" ", 1)[0]
+    if not text or any(c.isupper() for c in first[1:]):
+        return text
+    return text[0].lower() + text[1:]
+
+
 def _row_sentence(cells: dict[str, str]) -> str:
     lower = {k.lower(): v for k, v in cells.items() if v}
     name = next(iter(cells.values()), "")
@@ -84,14 +93,14 @@ def _row_sentence(cells: dict[str, str]) -> str:
         if freq:
             text += f", tracked {freq}"
         if why:
-            text += f"; it matters because {why[0].lower() + why[1:]}"
+            text += f"; why it matters: {_lead_lower(why)}"
         return text
     tool = lower.get("tool / platform")
     if tool is not None:
         use = lower.get("primary use", "")
         adoption = lower.get("adoption") or lower.get("common / optional / context-specific", "")
         category = lower.get("category", "")
-        return f"{tool} ({category}) is used for {use[0].lower() + use[1:] if use else 'n/a'}; adoption: {adoption}"
+        return f"{tool} ({category}) is used for {_lead_lower(use) or 'n/a'}; adoption: {adoption}"
     weight = lower.get("weight")
     if weight is not None:
         meets = lower.get("meets the bar") or next((v for k, v in lower.items() if "meets" in k), "")

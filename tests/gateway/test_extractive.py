@@ -388,3 +388,29 @@ def test_a_near_miss_row_of_another_table_does_not_take_over_a_list_answer(evide
     response = complete(ExtractiveProvider(), request)
     cited = {marker for _, marker in cited_pieces(response.text)}
     assert 1 not in cited and cited <= {2, 3, 4, 5}, response.text
+
+
+def _rows_whose_cell_opens_with_an_acronym(column: str) -> list[tuple[str, dict[str, str]]]:
+    cases = []
+    for path in sorted(CORPUS.glob("*.md")):
+        if path.name == "README.md":
+            continue
+        for row in kpi_rows(path.stem):
+            first = row.get(column, "").split(" ", 1)[0]
+            if len(first) > 1 and first[:2].isupper():
+                cases.append((path.stem, row))
+    return cases
+
+
+ACRONYM_WHY = _rows_whose_cell_opens_with_an_acronym("Why it matters")
+
+
+@pytest.mark.skipif(not ACRONYM_WHY, reason="no KPI row's reason opens with an acronym")
+@pytest.mark.parametrize(("slug", "row"), ACRONYM_WHY, ids=[f"{s}:{r['KPI']}" for s, r in ACRONYM_WHY])
+def test_a_cell_continuing_the_sentence_keeps_its_acronym(evidence: Evidence, slug: str, row: dict[str, str]) -> None:
+    # The reason continues our sentence, so its first letter is lowered ("Failures cause" ->
+    # "failures cause"), but never an acronym's ("AI talent", not "aI talent").
+    question = f"What is the example target for {row['KPI'].lower()}?"
+    response = complete(ExtractiveProvider(), evidence.request(question, role=slug))
+    assert row["Example target"] in response.text, (question, response.text)
+    assert f"why it matters: {row['Why it matters']}" in response.text, response.text
