@@ -32,8 +32,11 @@ def error_response(
 
 
 def _location(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
-    return ".".join(parts) or "body"
+    # Only the first element says where the value came from; a later "query" is a field
+    # (/v1/search's question is called "query").
+    if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
+        loc = loc[1:]
+    return ".".join(str(p) for p in loc) or "body"
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:

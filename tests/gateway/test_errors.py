@@ -88,6 +88,10 @@ def test_malformed_json(http: httpx.Client, path: str, content: bytes) -> None:
     [
         ("/v1/answers", {"question": "What are the KPIs?", "qestion": "typo"}, "qestion"),
         ("/v1/search", {"query": "kpis", "limit": 3}, "limit"),
+        # /v1/search's field is called "query", like FastAPI's location for query strings.
+        ("/v1/search", {"question": "kpis"}, "query"),
+        ("/v1/search", {"query": 42}, "query"),
+        ("/v1/answers", {"question": "KPIs?", "query": "kpis"}, "query"),
         ("/v1/answers", ["What are the KPIs?"], None),
         ("/v1/answers", {"question": 42}, "question"),
         ("/v1/answers", {"question": "KPIs?", "top_k": 0}, "top_k"),
@@ -95,7 +99,8 @@ def test_malformed_json(http: httpx.Client, path: str, content: bytes) -> None:
         ("/v1/chat/completions", {"model": "ladder-extractive", "messages": [{"role": "user", "content": "hi"}],
                                   "temperature": 7}, "temperature"),
     ],
-    ids=["unknown-field", "unknown-search-field", "not-an-object", "wrong-type", "out-of-range", "messages-type",
+    ids=["unknown-field", "unknown-search-field", "search-query-missing", "search-query-type",
+         "query-on-answers", "not-an-object", "wrong-type", "out-of-range", "messages-type",
          "temperature"],
 )
 def test_invalid_fields(http: httpx.Client, path: str, body: object, param: str | None) -> None:
