@@ -27,39 +27,65 @@ _REFERENCE = re.compile(
     r"different|instead|too|either)\b",
     re.IGNORECASE,
 )
+_COMPARISON = re.compile(r"\b(differences?|differ|differs|different|compare[sd]?|comparison|vs|versus)\b",
+                         re.IGNORECASE)
+_LEVELS = re.compile(r"\b(senior|staff|principal)\b", re.IGNORECASE)
+_PROMOTION = "skills needed for promotion"
 # Career questions are phrased many ways; the blueprints use a few fixed section titles.
 # Adding those titles' words lets both retrievers reach the right section.
-_EXPANSIONS = [
+#
+# The last field marks section words that help BM25 find a section but not the dense side:
+# the question as asked embeds about as well, and a rewritten text costs a second model
+# call per request (the input guards embed the question itself). Measured on the golden
+# set: embedding the question instead of the role-summary / career-move expansions lost
+# two cases, so those stay in the embedded text; the others did not need to be.
+_EXPANSIONS: list[tuple[re.Pattern[str], str, bool]] = [
     (re.compile(r"\b(comes?|coming) after|\bfollows?\b|\bmove (in)?to\b|\bnext (step|move)|"
                 r"\bprogress(ion)? (from|after)|\bafter (this|the|that) role", re.IGNORECASE),
-     "next likely roles"),
+     "next likely roles", False),
     (re.compile(r"\bfeeds? into\b|\bbefore becoming\b|\bcomes? from\b|\blead(s)? into\b",
-                re.IGNORECASE), "common feeder roles"),
-    (re.compile(r"\bpromot(ed|ion)\b", re.IGNORECASE), "skills needed for promotion"),
+                re.IGNORECASE), "common feeder roles", False),
+    # "promotion", "move from senior ML engineer to staff", "get to principal", "level up".
+    (re.compile(r"\bpromot(ed|ion)\b|\blevel up\b|\breach (the )?(senior|staff|principal)\b|"
+                r"\b(get|getting|move|moving|step|go|going|grow|growing) (up )?(from \w+( [\w/-]+){0,4} )?"
+                r"to (the )?(senior|staff|principal)\b", re.IGNORECASE), _PROMOTION, False),
+    # "Who are the stakeholders?": the internal ones are the long list that answers; the short
+    # "External stakeholders (as applicable)" section otherwise ranks first on both sides.
+    (re.compile(r"^(?!.*\b(external|outside|vendors?|customers?)\b).*\bstakeholders?\b", re.IGNORECASE),
+     "internal stakeholders", True),
     # "in the first 30 days", "by day 90", "after 60 days": the N-day goals sections.
     (re.compile(r"\b(first|by|after|within|in|at) (the )?(first )?(30|60|90)[- ]?days?\b|\bby day (30|60|90)\b",
-                re.IGNORECASE), "day goals"),
+                re.IGNORECASE), "day goals", True),
+    # The same sections asked for in months: "in their first month", "first quarter".
+    (re.compile(r"\b(first|1st|opening) month\b|\bfirst (four|4) weeks\b", re.IGNORECASE),
+     "30-day goals", True),
+    (re.compile(r"\bfirst (two|2) months\b", re.IGNORECASE), "60-day goals", True),
+    (re.compile(r"\bfirst (three|3) months\b|\bfirst quarter\b", re.IGNORECASE), "90-day goals", True),
+    (re.compile(r"\bfirst (six|6) months\b|\bfirst half[- ]year\b", re.IGNORECASE),
+     "6-month milestones", True),
+    (re.compile(r"\bfirst (full )?year\b|\bfirst (twelve|12) months\b", re.IGNORECASE),
+     "12-month objectives", True),
     (re.compile(r"\bsuccess (is )?(defined|definition|look(s)? like|mean(s)?)\b|\bdefine(s|d)? success\b",
-                re.IGNORECASE), "role success definition"),
+                re.IGNORECASE), "role success definition", True),
     # "What skills do I need to become a X?": what X itself must have, not how X changes.
     (re.compile(r"\bskills?\b.*\b(become|becoming)\b|\b(become|becoming)\b.*\bskills?\b", re.IGNORECASE),
-     "must-have technical skills"),
+     "must-have technical skills", True),
     (re.compile(r"\bprogramming languages?\b|\bwhich languages?\b|\bwhat languages?\b", re.IGNORECASE),
-     "programming language must-have technical skills"),
+     "programming language must-have technical skills", True),
     (re.compile(r"\bday[- ]to[- ]day\b|\bon a typical (day|week)\b|\bdaily work\b", re.IGNORECASE),
-     "day-to-day activities daily"),
+     "day-to-day activities daily", True),
     (re.compile(r"\b(biggest|main|key|common|typical) (risks|challenges|pitfalls)\b|\bwhat can go wrong\b|"
-                r"\bfailure modes\b", re.IGNORECASE), "risks challenges failure modes common role challenges"),
+                r"\bfailure modes\b", re.IGNORECASE), "risks challenges failure modes common role challenges", True),
     (re.compile(r"\b(on (his|her|their|its) own|independently|without (any )?approval|by themselves)\b",
-                re.IGNORECASE), "can decide independently"),
+                re.IGNORECASE), "can decide independently", True),
     (re.compile(r"\b(needs?|requires?|get) (\w+ )?(approval|sign-?off)\b|\bapproval (for|to)\b",
-                re.IGNORECASE), "requires approval"),
+                re.IGNORECASE), "requires approval", True),
     # "What is a X?", "What does a X do?": the whole role. Not "What does a X need approval
     # for?" or "What does a strong X look like?", which ask about one part of it.
     (re.compile(r"\bin a nutshell\b|\boverview\b|\btell me about\b|\bdescribe\b|"
                 r"^\s*what is (a|an)\s+(\w+\s+){0,5}\w+\s*\??\s*$|"
                 r"^\s*what does (a|an)\s+([\w,/&-]+\s+){0,6}do\s*\??\s*$", re.IGNORECASE),
-     "role summary"),
+     "role summary", False),
 ]
 # "What does an MLOps engineer do day to day?" also has the shape of "what does a X do?":
 # a more specific expansion wins over the role summary.
@@ -95,27 +121,39 @@ def _terms(text: str) -> int:
     return len(_analyzer.tokenize(text))
 
 
-# Section words that help BM25 find a section but not the dense side: the question as
-# asked embeds about as well, and a rewritten text costs a second model call per request
-# (the input guards embed the question itself). Measured on the golden set: embedding the
-# question instead of the role-summary / career-move expansions lost two cases, so those
-# stay in the embedded text; these did not need to be.
-_LEXICAL_ONLY = frozenset({
-    "day goals", "role success definition", "must-have technical skills",
-    "programming language must-have technical skills", "day-to-day activities daily",
-    "risks challenges failure modes common role challenges", "can decide independently",
-    "requires approval",
-})
-
-
-def _expand(query: str, *, for_embedding: bool = False) -> str:
-    extra = [words for pattern, words in _EXPANSIONS if pattern.search(query)]
-    if for_embedding:
-        extra = [words for words in extra if words not in _LEXICAL_ONLY]
+def _expand(query: str, *, source: str | None = None, for_embedding: bool = False,
+            also: tuple[str, ...] = ()) -> str:
+    """``query`` with the section words its question calls for (and ``also``). ``source`` is
+    that question as asked when ``query`` has lost the role names ("move from senior ML
+    engineer to staff" -> "move from to staff" no longer reads as a promotion)."""
+    asked = query if source is None else source
+    extra = list(dict.fromkeys(  # two patterns may point at the same section
+        [words for pattern, words, lexical_only in _EXPANSIONS
+         if not (for_embedding and lexical_only) and pattern.search(asked)] + list(also)
+    ))
     if len(extra) > 1 and _SUMMARY in extra:
         extra.remove(_SUMMARY)
     # In front: the user's own last clause stays last (the answer judges it on its own).
     return f"{' '.join(extra)}: {query}" if extra else query
+
+
+# What a question comparing two levels of a role may say besides the roles themselves.
+_COMPARING_WORDS = frozenset(_analyzer.tokenize(
+    "what is are the main key difference differences differ differs different compare compared "
+    "comparison versus vs between senior staff principal engineer engineers role roles level levels "
+    "job scope responsibilities expectations"
+))
+
+
+def _compares_levels(question: str, catalog: RoleCatalog) -> bool:
+    """"What is the difference between a Staff and a Principal X?", "staff vs principal":
+    two levels compared as a whole. The lower level's blueprint says what the next one adds
+    ("Skills needed for promotion (Staff → Principal)"); the roles' summaries are too
+    general to tell them apart. Not "how does the coding exercise for Staff compare with
+    Senior?", which asks about one part of both."""
+    if not _COMPARISON.search(question) or len({m.lower() for m in _LEVELS.findall(question)}) < 2:
+        return False
+    return not set(_analyzer.tokenize(catalog.strip_mentions(question))) - _COMPARING_WORDS
 
 
 def _without_roles(text: str, catalog: RoleCatalog, min_terms: int = _MIN_TERMS) -> str:
@@ -183,6 +221,9 @@ def plan_query(
                          vector_text=expanded, unknown_role=missing)
 
     roles = [explicit_role] if explicit_role else named
+    if not explicit_role and len(roles) == 1 and _COMPARISON.search(question):
+        # "a Staff and a Principal Applied AI Engineer": the staff role is named by its level.
+        roles += catalog.same_family_levels(question, roles[0])
     # One remaining term is query enough ("What KPIs does a <role> own?" -> "KPIs"). When an
     # expansion adds section words ("what is a <role>?" -> role summary, "what comes after
     # <role>?", "the first 30 days"), the name stays unless two terms remain, as before:
@@ -190,8 +231,9 @@ def plan_query(
     min_terms = _MIN_TERMS if _expand(question) != question else 1
     query = _without_roles(question, catalog, min_terms) if roles else question
     unknown = None if roles else catalog.unknown_title(question)
-    expanded = _expand(query)
-    focus = _expand(_focus(question, catalog)) if roles else expanded
-    embedded = _expand(query, for_embedding=True)
+    also = (_PROMOTION,) if _compares_levels(question, catalog) else ()
+    expanded = _expand(query, source=question, also=also)
+    focus = _expand(_focus(question, catalog), source=question, also=also) if roles else expanded
+    embedded = _expand(query, source=question, for_embedding=True, also=also)
     return QueryPlan(query=expanded, roles=roles, follow_up=False, unknown_role=unknown,
                      focus=focus, vector_text=embedded if embedded != query else question)

@@ -244,6 +244,22 @@ class RoleCatalog:
             candidates = same_family or candidates
         return [b.slug for b in candidates] if len(candidates) == 1 else []
 
+    def same_family_levels(self, text: str, slug: str) -> list[str]:
+        """Roles of ``slug``'s family at the bare level words ``text`` names besides it:
+        "the difference between a Staff and a Principal Applied AI Engineer" names the
+        principal in full and the staff role by its level alone. Unlike ``mentioned``, never
+        a role of another family ("a staff backend engineer vs a principal" has no
+        principal backend blueprint: that comparison is answered from the staff role's)."""
+        if slug not in self._by_slug:
+            return []
+        rest = f" {_singular(_norm(self.strip_mentions(text)))} "
+        levels = {lvl for word, lvl in _LEVEL_WORDS.items() if f" {word} " in rest}
+        family = self._by_slug[slug].family
+        return [
+            b.slug for b in self._by_slug.values()
+            if b.family == family and b.level in levels and b.slug != slug
+        ]
+
     def missing_level_title(self, text: str, *, context: str | None) -> str | None:
         """"and for Principal?" after Senior ML Engineer, where no principal role shares its
         family: the title the user means ("Principal ML Engineer"), which has no blueprint.

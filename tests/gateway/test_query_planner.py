@@ -122,7 +122,14 @@ def test_what_does_a_x_is_a_summary_only_when_it_asks_what_x_does(catalog: RoleC
      ("What should a Senior ML Engineer have shipped by day 90?", "day goals"),
      ("How is success defined for the MLOps Engineer role?", "role success definition"),
      ("Which programming languages should an MLOps Engineer know?", "programming language"),
-     ("What skills do I need to become a Staff Applied AI Engineer?", "must-have technical skills")],
+     ("What skills do I need to become a Staff Applied AI Engineer?", "must-have technical skills"),
+     # Months: the same goal sections, which the blueprints title in days.
+     ("What does a Staff Data Engineer do in their first month?", "30-day goals"),
+     ("What is expected of a Senior ML Engineer in their first two months?", "60-day goals"),
+     ("What should an MLOps Engineer achieve in the first three months?", "90-day goals"),
+     ("What should a Staff Backend Engineer deliver in the first year?", "12-month objectives"),
+     # "Internal stakeholders" is the list that answers; the external one is a line.
+     ("Who are the stakeholders of an MLOps Engineer?", "internal stakeholders")],
 )
 def test_goal_success_and_language_phrasings_name_their_sections(
     catalog: RoleCatalog, question: str, words: str
@@ -159,3 +166,50 @@ def test_section_words_for_bm25_do_not_cost_a_second_embedding(catalog: RoleCata
         assert plan.query != question and plan.vector_text == question
     summary = plan_query(_turns("In a nutshell, what is a Staff Applied AI Engineer?"), catalog)
     assert summary.vector_text.startswith("role summary")
+
+
+def test_asking_about_external_stakeholders_does_not_add_internal(catalog: RoleCatalog) -> None:
+    plan = plan_query(_turns("Who are the external stakeholders of a Staff Data Engineer?"), catalog)
+    assert "internal" not in plan.query
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What should I learn to move from senior ML engineer to staff?",
+     "How do I get from Senior Applied AI Engineer to staff?",
+     "What does a Staff Backend Engineer need to reach principal?"],
+)
+def test_moving_up_a_level_is_a_promotion_question(catalog: RoleCatalog, question: str) -> None:
+    # Matched on the question as asked: without the role's name, "move from senior ML
+    # engineer to staff" is "move from to staff".
+    assert "skills needed for promotion" in plan_query(_turns(question), catalog).query
+
+
+def test_comparing_two_levels_of_a_track_filters_on_both_and_asks_what_the_next_adds(
+    catalog: RoleCatalog,
+) -> None:
+    plan = plan_query(_turns("What is the difference between a Staff and a Principal Applied AI Engineer?"), catalog)
+    assert sorted(plan.roles) == ["principal-applied-ai-engineer", "staff-applied-ai-engineer"]
+    assert plan.query.startswith("skills needed for promotion")
+    # A track without the other level: the named role's own promotion section answers, and
+    # no role of another track joins the filter.
+    backend = plan_query(_turns("How does a Staff Backend Engineer differ from a principal?"), catalog)
+    assert backend.roles == ["staff-backend-engineer"] and "skills needed for promotion" in backend.query
+    # Comparing one part of two roles is not a question about the levels as a whole.
+    part = plan_query(_turns("How does the coding exercise for Staff Applied AI Engineer candidates compare "
+                             "with the one for Senior Applied AI Engineer candidates?"), catalog)
+    assert "promotion" not in part.query
+    assert sorted(part.roles) == ["senior-applied-ai-engineer", "staff-applied-ai-engineer"]
+    # A caller's explicit role filter stays exactly what the caller asked for.
+    explicit = plan_query(_turns("What is the difference between a Staff and a Principal Applied AI Engineer?"),
+                          catalog, "principal-applied-ai-engineer")
+    assert explicit.roles == ["principal-applied-ai-engineer"]
+
+
+def test_same_family_levels_never_crosses_into_another_track(catalog: RoleCatalog) -> None:
+    text = "the difference between a Staff and a Senior Principal Applied AI Engineer"
+    assert sorted(catalog.same_family_levels(text, "principal-applied-ai-engineer")) == [
+        "senior-applied-ai-engineer", "staff-applied-ai-engineer"]
+    # The backend track has no principal blueprint; the applied AI principal is not offered.
+    assert catalog.same_family_levels("a Staff Backend Engineer vs a principal", "staff-backend-engineer") == []
+    assert catalog.same_family_levels("anything senior", "no-such-role") == []
