@@ -45,8 +45,11 @@ _EXPANSIONS: list[tuple[re.Pattern[str], str, bool]] = [
      "next likely roles", False),
     (re.compile(r"\bfeeds? into\b|\bbefore becoming\b|\bcomes? from\b|\blead(s)? into\b",
                 re.IGNORECASE), "common feeder roles", False),
-    # "promotion", "move from senior ML engineer to staff", "get to principal", "level up".
+    # "promotion", "move from senior ML engineer to staff", "get to principal", "level up",
+    # "become staff" (a bare level: "become a Staff Data Engineer" asks what that role needs).
     (re.compile(r"\bpromot(ed|ion)\b|\blevel up\b|\breach (the )?(senior|staff|principal)\b|"
+                r"\bbecom(e|ing) (a |an )?(senior|staff|principal)\b"
+                r"(?! (applied|ml|machine|backend|data|ai|mlops|platform|software)\b)|"
                 r"\b(get|getting|move|moving|step|go|going|grow|growing) (up )?(from \w+( [\w/-]+){0,4} )?"
                 r"to (the )?(senior|staff|principal)\b", re.IGNORECASE), _PROMOTION, False),
     # "Who are the stakeholders?": the internal ones are the long list that answers; the short
@@ -117,6 +120,83 @@ class QueryPlan:
     vector_text: str = ""
 
 
+# Pronouns for the person in the role ("what tools do they use?"), as against references to
+# the previous answer's subject ("how often is that reviewed?", "and the 60-day ones?").
+_PERSON = re.compile(r"\b(they|their|them|theirs|themselves|he|she|his|her|him)\b", re.IGNORECASE)
+_THING = re.compile(
+    r"\b(it|its|that|this|those|these|same|one|ones|different|instead|too|either|also)\b", re.IGNORECASE
+)
+
+
+_ORDINAL = re.compile(
+    r"\b(?:the )?(first|second|third|fourth|fifth|last|1st|2nd|3rd|4th|5th) "
+    r"(?:one|item|kpi|metric|skill|tool|goal|role|option|point|bullet|thing)\b",
+    re.IGNORECASE,
+)
+_ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
+             "fifth": 4, "5th": 4, "last": -1}
+_MARKERS = re.compile(r"\s*\[\d+\]")
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.+)$", re.MULTILINE)
+_NUMBERED = re.compile(r"\b\d+\)\s+")
+
+
+def _listed_items(answer: str) -> list[str]:
+    """The names of the things an earlier answer listed, in order: its bullet lines up to
+    their first ":" or " (" ("- Team onboarding time (Time for ...)"), else an inline list
+    after a label ("Top KPIs: Deployment lead time, pipeline reliability, ...")."""
+    text = _MARKERS.sub("", answer)
+    bullets = _BULLET.findall(text)
+    if len(bullets) >= 2:
+        return [re.split(r":|\s\(", line, maxsplit=1)[0].strip() for line in bullets]
+    label, colon, listed = text.partition(": ")
+    if not colon or len(label.split()) > 5:  # "Top KPIs: ...", not a KPI row's sentence
+        return []
+    listed = listed.split(". ", 1)[0].strip().rstrip(".")
+    numbered = [p.strip() for p in _NUMBERED.split(listed) if p.strip()]
+    items = numbered if len(numbered) >= 3 else re.split(r",\s+(?:and\s+)?", listed)  # not "1,000"
+    if len(items) >= 2 and " and " in items[-1]:
+        items[-1:] = items[-1].rsplit(" and ", 1)  # "A, B and C"
+    items = [item.strip() for item in items if item.strip()]
+    return items if len(items) >= 3 and all(len(item.split()) <= 8 for item in items) else []
+
+
+def _resolve_ordinals(messages: list[dict[str, str]]) -> list[str]:
+    """User turns with "the first one" / "the last KPI" replaced by what the latest answer
+    with a list named in that place, so "what is the target for the first one?" asks about
+    it. Parsing every answer costs microseconds; most conversations have one or two."""
+    users: list[str] = []
+    items: list[str] = []  # of the latest answer that listed any ("and the second one?")
+    for message in messages:
+        content = message.get("content") or ""
+        if message.get("role") == "assistant":
+            items = _listed_items(content) or items
+        elif message.get("role") == "user" and content:
+            match = _ORDINAL.search(content)
+            if match and items:
+                index = _ORDINALS[match.group(1).lower()]
+                if index < len(items):
+                    content = f"{content[:match.start()]}{items[index]}{content[match.end():]}"
+            users.append(content)
+    return users
+
+
+def _conversation_roles(earlier: list[str], catalog: RoleCatalog) -> list[str]:
+    """The roles of the latest earlier user turn that named any: a conversation about a
+    Staff Backend Engineer stays about it through "what tools do they use?"."""
+    for text in reversed(earlier):
+        roles = catalog.mentioned(_PLACEHOLDER.sub(" ", text))
+        if roles:
+            return roles
+    return []
+
+
+def _about_the_role_holder(question: str) -> bool:
+    """A question that stands alone but for a pronoun for the role's holder."""
+    if not _PERSON.search(question) or _THING.search(question) or _FOLLOW_UP.match(question):
+        return False
+    return _terms(_PERSON.sub(" ", question)) >= 1  # "who do they report to?": "report"
+
+
 def _terms(text: str) -> int:
     return len(_analyzer.tokenize(text))
 
@@ -181,15 +261,26 @@ def plan_query(
     last_query: str | None = None,
 ) -> QueryPlan:
     """``last_query`` replaces the last user message's text (the guards' normalized form)."""
-    users = [m["content"] for m in messages if m.get("role") == "user" and m.get("content")]
+    users = _resolve_ordinals(messages)
+    if last_query is not None:
+        last_query = _resolve_ordinals([*messages[:-1], {"role": "user", "content": last_query}])[-1]
     question = _PLACEHOLDER.sub(" ", last_query if last_query is not None else users[-1]).strip()
     previous = _PLACEHOLDER.sub(" ", users[-2]).strip() if len(users) > 1 else None
 
-    prior_roles = catalog.mentioned(previous) if previous else []
+    prior_roles = _conversation_roles(users[:-1], catalog)
     context = explicit_role or (prior_roles[0] if prior_roles else None)
     named = catalog.mentioned(question, context=context)
     words = len(question.split())
     cue = bool(_FOLLOW_UP.match(question)) or bool(_REFERENCE.search(question))
+
+    if previous is not None and not named and prior_roles and _about_the_role_holder(question):
+        # "Who do they report to?" after questions about a Staff Backend Engineer: a new
+        # question about the same role, not about the previous question's subject.
+        question_roles = [explicit_role] if explicit_role else prior_roles
+        own = _PERSON.sub(" ", question)
+        return QueryPlan(query=_expand(own, source=question), roles=question_roles, follow_up=True,
+                         focus=_expand(own, source=question),
+                         vector_text=_expand(question, for_embedding=True))
 
     if previous is not None and ((not named and words <= _SHORT) or (named and (cue or words <= 8))):
         base = previous

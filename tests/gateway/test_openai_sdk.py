@@ -114,6 +114,30 @@ def test_follow_up_turn_answers_about_the_newly_named_role(sdk: Any) -> None:
     assert "99.9%" in text
 
 
+def test_a_follow_up_can_point_at_an_item_of_the_listed_answer(sdk: Any, http: httpx.Client) -> None:
+    """"What is the target for the second one?" after a list of KPIs: the answer states the
+    target of the KPI the list put second (and "and the last one?" the last one's)."""
+    question = "What KPIs does an MLOps Engineer have?"
+    listed = _ask(sdk, question).choices[0].message.content
+    # The list as a reader sees it: the comma-separated names after the label.
+    names = [n.strip() for n in MARKER.sub("", listed).split(": ", 1)[1].rstrip(". ").split(", ")]
+    assert len(names) >= 3, listed
+    rows = http.get("/v1/roles/mlops-engineer/kpis").json()["data"]
+
+    def target_of(name: str) -> str:
+        # The summary shortens some names ("Deployment lead time" for the row "Model
+        # deployment lead time"): the row whose name contains the listed one.
+        return next(r["target"] for r in rows if name.lower() in r["name"].lower())
+
+    history = [{"role": "user", "content": question}, {"role": "assistant", "content": listed}]
+    for ordinal, name in (("the second one", names[1]), ("the last one", names[-1])):
+        history.append({"role": "user", "content": f"What is the target for {ordinal}?"})
+        reply = sdk.chat.completions.create(model="ladder-extractive", messages=history)
+        text = reply.choices[0].message.content
+        assert target_of(name) in text.split(" [", 1)[0], (ordinal, name, text)
+        history.append({"role": "assistant", "content": text})
+
+
 def test_models_list_shows_every_alias(sdk: Any) -> None:
     models = sdk.models.list()
     ids = {m.id for m in models}

@@ -213,3 +213,71 @@ def test_same_family_levels_never_crosses_into_another_track(catalog: RoleCatalo
     # The backend track has no principal blueprint; the applied AI principal is not offered.
     assert catalog.same_family_levels("a Staff Backend Engineer vs a principal", "staff-backend-engineer") == []
     assert catalog.same_family_levels("anything senior", "no-such-role") == []
+
+
+def _conversation(*turns: tuple[str, str]) -> list[dict[str, str]]:
+    """(user, assistant) pairs; the last pair's assistant text is ignored."""
+    messages: list[dict[str, str]] = []
+    for user, assistant in turns:
+        messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+    return messages[:-1]
+
+
+def test_a_conversation_keeps_its_role_through_pronouns(catalog: RoleCatalog) -> None:
+    messages = _conversation(
+        ("Tell me about the Staff Backend Engineer role", "..."),
+        ("What tools do they use?", "..."),
+        ("Who do they report to?", ""),
+    )
+    plan = plan_query(messages, catalog)
+    # The role named two turns back; the question about the person in it stands alone,
+    # so the previous question's subject (tools) stays out of the query.
+    assert plan.roles == ["staff-backend-engineer"]
+    assert "report" in plan.query and "tools" not in plan.query
+    # A reference to the previous answer's subject still folds the previous question in.
+    follow = plan_query(_conversation((("What is the regretted attrition target for an Engineering Manager, "
+                                       "Applied AI?"), "..."), ("How often is that reviewed?", "")), catalog)
+    assert "attrition" in follow.query and follow.roles == ["engineering-manager-applied-ai"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "ordinal", "item"),
+    [(("Top KPIs: Deployment lead time, pipeline reliability, registry coverage, cost per 1,000 "
+      "inferences and golden-path adoption. [2]"), "the last one", "golden-path adoption"),
+     ("Top KPIs: Deployment lead time, pipeline reliability, registry coverage. [2]", "the second one",
+      "pipeline reliability"),
+     (("- Team onboarding time (Time for a new team to deploy): the example target is Under 2 weeks. [1]\n"
+      "- Reproducible runs (Share of pinned runs): the example target is 95%. [1]"), "the 2nd KPI", "Reproducible runs"),
+     ("Top 10 soft skills: 1) Influence without authority 2) Systems thinking 3) Negotiation 4) Ownership. [1]",
+      "the third one", "Negotiation")],
+)
+def test_an_ordinal_names_what_the_last_list_put_there(
+    catalog: RoleCatalog, answer: str, ordinal: str, item: str
+) -> None:
+    messages = _conversation(("What KPIs does an MLOps Engineer have?", answer),
+                             (f"What is the target for {ordinal}?", ""))
+    plan = plan_query(messages, catalog)
+    assert item in plan.focus and ordinal not in plan.focus
+    assert plan.roles == ["mlops-engineer"]
+
+
+def test_an_ordinal_after_a_single_row_answer_uses_the_list_before_it(catalog: RoleCatalog) -> None:
+    row = ("Pipeline reliability (Share of training and deployment pipeline runs that succeed): the example "
+           "target is 98% or more, tracked Weekly; why it matters: unreliable pipelines erode trust. [1]")
+    messages = _conversation(
+        ("What KPIs does an MLOps Engineer have?", "Top KPIs: Deployment lead time, pipeline reliability, MTTR. [1]"),
+        ("What is the target for the second one?", row),
+        ("and the last one?", ""),
+    )
+    assert "MTTR" in plan_query(messages, catalog).query
+    # With no list anywhere, the words are left as they are.
+    alone = plan_query(_conversation(("What is the KPI for pipeline reliability?", row),
+                                     ("and the last one?", "")), catalog)
+    assert "last one" in alone.query
+
+
+def test_becoming_a_bare_level_is_a_promotion_but_becoming_a_named_role_is_its_skills(catalog: RoleCatalog) -> None:
+    level = plan_query(_turns("I'm a senior ML engineer. What should I focus on to become staff?"), catalog)
+    assert "skills needed for promotion" in level.query and level.roles == ["senior-ml-engineer"]
+    named = plan_query(_turns("What skills do I need to become a Staff Applied AI Engineer?"), catalog)
+    assert "promotion" not in named.query and "must-have technical skills" in named.query
