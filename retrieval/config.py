@@ -48,6 +48,13 @@ class RetrievalConfig(BaseModel):
     bm25_k1: float = Field(1.5, gt=0.0)
     bm25_b: float = Field(0.75, ge=0.0, le=1.0)
     bm25_epsilon: float = Field(0.25, ge=0.0)
+    # Extra copies of a chunk's own section heading in its BM25 text (which holds the whole
+    # path once already): a field weight in the manner of BM25F. A long list under a plain
+    # heading ("Internal stakeholders", "Must-have technical skills") otherwise loses to a
+    # one-line section that shares a word with the question, through length normalization.
+    # 2 was set before measuring, as a common title weight; golden set, same corpus: Recall@5
+    # 0.959 -> 0.963, MRR 0.912 -> 0.926, 2 more cases pass, none fewer (not tuned on it).
+    bm25_heading_repeat: int = Field(2, ge=0, le=10)
     chunk_max_tokens: int = Field(320, ge=32, le=2000)
     chunk_min_tokens: int = Field(40, ge=0, le=1000)
     embedding_backend: Literal["onnx", "onnx-int8", "torch"] = "onnx"

@@ -52,6 +52,13 @@ def _new_version(root: Path) -> str:
     return version
 
 
+def bm25_tokens(chunk: Chunk, analyzer: Analyzer, heading_repeat: int) -> list[str]:
+    """What BM25 indexes for a chunk: its indexed text, plus its own section heading
+    ``heading_repeat`` more times (see ``RetrievalConfig.bm25_heading_repeat``)."""
+    heading = chunk.section_path[-1] if chunk.section_path else ""
+    return analyzer.tokenize(heading) * heading_repeat + analyzer.tokenize(chunk.indexed_text)
+
+
 def embed_texts(
     embedder: Embedder, texts: Sequence[str], batch_size: int, progress: Progress | None = None
 ) -> np.ndarray:
@@ -134,8 +141,8 @@ def build_index_from_chunks(
     analyzer = Analyzer()
     texts = [chunk.indexed_text for chunk in chunks]
     tokens = []
-    for i, text in enumerate(texts):
-        tokens.append(analyzer.tokenize(text))
+    for i, chunk in enumerate(chunks):
+        tokens.append(bm25_tokens(chunk, analyzer, config.bm25_heading_repeat))
         if progress and (i + 1) % 1000 == 0:
             progress("analyze", i + 1, len(texts))
     if progress:
@@ -198,7 +205,7 @@ def build_index_from_chunks(
             ),
             chunker=chunker_settings or {"version": None, "note": "chunks supplied by the caller"},
             analyzer=analyzer.settings,
-            bm25=params.as_dict(),
+            bm25={**params.as_dict(), "heading_repeat": config.bm25_heading_repeat},
             counts=mf.Counts(
                 documents=len(documents),
                 sections=len({c.section_id for c in chunks}),

@@ -239,5 +239,7 @@ def _read_bm25(path: Path, manifest: mf.IndexManifest) -> BM25Index:
     if indices.size and (indices.min() < 0 or indices.max() >= doc_len.size):
         raise ValueError("bm25.npz refers to chunks that do not exist")
     matrix = sp.csr_matrix((tf, indices, indptr), shape=(len(vocab), doc_len.size))
-    params = BM25Params(**{k: float(v) for k, v in manifest.bm25.items()})
+    # The manifest also records how the BM25 text was built (heading_repeat): not a
+    # scoring parameter, and absent from indexes built before it existed.
+    params = BM25Params(**{k: float(v) for k, v in manifest.bm25.items() if k in ("k1", "b", "epsilon")})
     return BM25Index(vocab, matrix, doc_len, params)

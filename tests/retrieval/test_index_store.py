@@ -68,8 +68,12 @@ def test_round_trip(
     assert all(len(d.content_hash) == 64 for d in manifest.documents)
     assert manifest.chunker == {"version": 1, "max_tokens": 320, "min_tokens": 40}
     assert manifest.analyzer == Analyzer().settings
-    # BM25 state equals a fresh build from the same chunks.
-    fresh = BM25Index.from_tokens([Analyzer()(c.indexed_text) for c in expected])
+    assert manifest.bm25["heading_repeat"] == RetrievalConfig().bm25_heading_repeat == 2
+    # BM25 state equals a fresh build from the same chunks: each chunk's indexed text
+    # (path included) with its own heading twice more.
+    fresh = BM25Index.from_tokens(
+        [Analyzer()(c.indexed_text) + Analyzer()(c.section_path[-1]) * 2 for c in expected]
+    )
     query = Analyzer()("inference availability target")
     np.testing.assert_allclose(
         corpus_index.bm25.scores(query)[0], fresh.scores(query)[0], atol=1e-9

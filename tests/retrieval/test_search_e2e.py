@@ -121,3 +121,18 @@ def test_k_beyond_depth_deepens_the_candidate_lists(corpus_searcher: HybridSearc
     for mode in ("bm25", "dense", "hybrid"):
         assert len(shallow.search("engineer responsibilities", k=20, mode=mode)) == 20  # type: ignore[arg-type]
     assert len(shallow.search("engineer responsibilities", k=3)) == 3
+
+
+def test_a_long_list_is_found_by_its_heading(corpus_searcher: HybridSearcher) -> None:
+    """"Internal stakeholders" holds a long list; without the heading's extra BM25 weight,
+    length normalization ranked one-line sections sharing a word above it, and for the
+    Staff Applied AI Engineer it fell out of the top 5 on both BM25 and hybrid search."""
+    roles = sorted({c.doc_slug for c in corpus_searcher.index.chunks
+                    if c.section_path[-1] == "Internal stakeholders"})
+    assert len(roles) >= 5
+    for mode in ("bm25", "hybrid"):
+        for role in roles:
+            hits = corpus_searcher.search("Who are the internal stakeholders?", k=3, mode=mode,  # type: ignore[arg-type]
+                                          filters={"role": [role]})
+            assert "Internal stakeholders" in [h.chunk.section_path[-1] for h in hits], (
+                mode, role, [h.chunk.section_path[-1] for h in hits])
