@@ -69,6 +69,9 @@ class _Unit:
     evidence: float = 0.0  # how fully the unit (with its section path) answers the question
 
 
+_HAVE_COMPOUND = re.compile(r"\b(good|nice|must)[- ](?:to[- ])?have\b", re.IGNORECASE)  # "good-to-have"
+
+
 def _lead_lower(text: str) -> str:
     """A cell's text continuing our sentence: "Build, test" -> "build, test", but an
     acronym keeps its case ("AI talent", "SQL models", not "aI talent")."""
@@ -248,9 +251,12 @@ class ExtractiveProvider:
         return units
 
     def _score(self, question: str, units: list[_Unit], weights: Mapping[str, float] | None = None) -> list[str]:
+        # "good" frames a question ("what does good look like?") but names a section in
+        # "good-to-have skills": there it stays a term.
+        kept = frozenset(self._analyzer.tokenize(" ".join(m.group(1) for m in _HAVE_COMPOUND.finditer(question))))
         terms = [
             t for t in dict.fromkeys(self._analyzer.tokenize(question))
-            if t not in self._noise and (len(t) > 1 or t.isdigit())  # "I'm" leaves "m"
+            if (t not in self._noise or t in kept) and (len(t) > 1 or t.isdigit())  # "I'm" leaves "m"
         ]
         if not terms or not units:
             return terms
@@ -390,7 +396,7 @@ class ExtractiveProvider:
 
     def _asked_words(self, title: str, terms: list[str]) -> tuple[int, int]:
         """(question terms that ``title`` says, words of ``title``), noise left out."""
-        words = self._terms_of(title) - self._noise
+        words = self._terms_of(title) - self._noise.difference(terms)  # a noise word asked for counts
         return len(_with_prefixes(words, terms).intersection(terms)), len(words)
 
     def _row_names_the_ask(self, best: _Unit, terms: list[str]) -> bool:

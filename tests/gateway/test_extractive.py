@@ -414,3 +414,17 @@ def test_a_cell_continuing_the_sentence_keeps_its_acronym(evidence: Evidence, sl
     response = complete(ExtractiveProvider(), evidence.request(question, role=slug))
     assert row["Example target"] in response.text, (question, response.text)
     assert f"why it matters: {row['Why it matters']}" in response.text, response.text
+
+
+GOOD_TO_HAVE = sorted(p.stem for p in CORPUS.glob("*.md") if "### Good-to-have technical skills" in p.read_text())
+
+
+@pytest.mark.parametrize("slug", GOOD_TO_HAVE)
+def test_good_to_have_names_its_section_although_good_is_a_framing_word(evidence: Evidence, slug: str) -> None:
+    # "good" is noise in "what does good look like?", which left "skills" alone to match,
+    # and the scorecard's "Top 10 ... skills" rows answered instead of the section.
+    request = evidence.request("What are the good-to-have skills?", role=slug)
+    response = complete(ExtractiveProvider(), request)
+    by_marker = {p.marker: p for p in request.passages}
+    cited = {by_marker[m].section_path.rsplit(" › ", 1)[-1] for _, m in cited_pieces(response.text)}
+    assert cited == {"Good-to-have technical skills"}, (slug, response.text)
