@@ -198,12 +198,23 @@ class Orchestrator:
             prepared.redacted_messages, catalog, request.role, last_query=outcome.retrieval_query
         )
         if prepared.plan.unknown_role:
-            known = ", ".join(b["role"] for b in catalog.summaries())
+            known = "; ".join(b["role"] for b in catalog.summaries())  # titles may hold commas
             prepared.early = self._refusal(
                 prepared,
                 f"There is no blueprint for \"{prepared.plan.unknown_role}\" here, so I can't answer "
                 f"that without guessing. The roles I know are: {known}.",
                 blocked=False, code="unknown_role",
+            )
+            return prepared
+        if prepared.plan.needs_role:
+            roles = [b["role"] for b in catalog.summaries()]
+            asked = next((m["content"] for m in reversed(prepared.redacted_messages) if m.get("role") == "user"), "")
+            prepared.early = self._refusal(
+                prepared,
+                "Which role do you mean? Each blueprint sets its own, so answering for one of them "
+                f"would be a guess. The roles I know are: {'; '.join(roles)}. For example: "
+                f"\"{_for_role(asked, roles[0])}\"",
+                blocked=False, code="role_needed",
             )
             return prepared
         # The temperature the provider will actually be sent: a request that names none gets
@@ -645,6 +656,12 @@ _SAMPLE_PENALTY = 0.9
 _AMBIGUOUS_SAMPLE_PENALTY = 0.6
 _SUMMARY_SECTION = "final role scorecard summary"
 _SUMMARY_PENALTY = 0.8
+
+
+def _for_role(question: str, role: str) -> str:
+    """"What are the KPIs?" -> "What are the KPIs for an AI Platform Lead / Architect?"."""
+    article = "an" if role[:1].lower() in "aeiou" else "a"
+    return f"{question.strip().rstrip('?.! ')} for {article} {role}?"
 
 
 def _section_title(hit: Hit) -> str:

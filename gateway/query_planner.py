@@ -112,6 +112,9 @@ class QueryPlan:
     roles: list[str]  # role slugs to filter on (empty = all roles)
     follow_up: bool
     unknown_role: str | None = None  # a job title the question names that has no blueprint
+    # "What are the KPIs?" with no role anywhere: every blueprint has them, so answering from
+    # whichever ranks first would state one role's KPIs as if they were the answer.
+    needs_role: bool = False
     focus: str = ""  # what the answer should address: the latest question when it stands alone
     # What the dense retriever embeds. The question as asked when the plan only moved role
     # names into a filter: the input guards embed exactly that text, so the request needs
@@ -179,6 +182,25 @@ def _resolve_ordinals(messages: list[dict[str, str]]) -> list[str]:
                     content = f"{content[:match.start()]}{items[index]}{content[match.end():]}"
             users.append(content)
     return users
+
+
+# Words that name a part every blueprint has, or frame a question about it: a question made
+# of nothing else ("What are the KPIs?", "What are the 30-day goals?") is about some role.
+_ANY_ROLE_WORDS = frozenset(_analyzer.tokenize(
+    "kpi kpis metric metrics measure measured target targets goal goals objective objectives milestone "
+    "milestones skill skills responsibility responsibilities duty duties tool tools deliverable deliverables "
+    "stakeholder stakeholders risk risks challenge challenges activities qualification qualifications "
+    "experience certification certifications education career path promotion promoted summary mission "
+    "main key top typical list give show tell about role job position expected expectations expect need "
+    "needs require required requirements day days first month months week weeks year 30 60 90 6 12 daily "
+    "weekly core important most common own owns track tracks success successful look like use used uses "
+    "matter matters"
+))
+
+
+def _asks_about_any_role(question: str) -> bool:
+    terms = set(_analyzer.tokenize(question))
+    return bool(terms) and terms <= _ANY_ROLE_WORDS
 
 
 def _conversation_roles(earlier: list[str], catalog: RoleCatalog) -> list[str]:
@@ -333,5 +355,6 @@ def plan_query(
     expanded = _expand(query, source=question, also=also)
     focus = _expand(_focus(question, catalog), source=question, also=also) if roles else expanded
     embedded = _expand(query, source=question, for_embedding=True, also=also)
-    return QueryPlan(query=expanded, roles=roles, follow_up=False, unknown_role=unknown,
+    needs_role = not roles and unknown is None and previous is None and _asks_about_any_role(question)
+    return QueryPlan(query=expanded, roles=roles, follow_up=False, unknown_role=unknown, needs_role=needs_role,
                      focus=focus, vector_text=embedded if embedded != query else question)

@@ -108,6 +108,23 @@ def test_off_topic_question_is_refused_with_a_reason(http: httpx.Client) -> None
     assert any(v["triggered"] for v in body["guardrails"])
 
 
+@pytest.mark.parametrize("question", ["What are the KPIs?", "What are the 30-day goals?"])
+def test_a_question_every_role_answers_differently_asks_which_role(http: httpx.Client, question: str) -> None:
+    """With no role named and none in the request, one blueprint's KPIs would be stated as
+    if they were the answer; the service asks which role instead, naming those it knows."""
+    body = http.post("/v1/answers", json={"question": question}).json()
+    assert body["refused"] is True and body["citations"] == []
+    assert body["answer"] == body["refusal_reason"] and body["answer"].startswith("Which role do you mean?")
+    titles = [r["role"] for r in http.get("/v1/roles").json()["data"]]
+    assert all(title in body["answer"] for title in titles)
+    assert f'"{question.rstrip("?")} for ' in body["answer"]  # an example the user can send back
+    # The role given as a filter, or named in the question, answers as before.
+    for request in ({"question": question, "role": "mlops-engineer"},
+                    {"question": f"{question.rstrip('?')} for an MLOps Engineer?"}):
+        answered = http.post("/v1/answers", json=request).json()
+        assert answered["refused"] is False and {c["role"] for c in answered["citations"]} == {"mlops-engineer"}
+
+
 def test_pinned_prompt_version_is_used(http: httpx.Client) -> None:
     versions = sorted(p.stem for p in (PROJECT / "prompts" / "templates" / "rag_answer").glob("*.yaml"))
     for version in versions:

@@ -281,3 +281,14 @@ def test_becoming_a_bare_level_is_a_promotion_but_becoming_a_named_role_is_its_s
     assert "skills needed for promotion" in level.query and level.roles == ["senior-ml-engineer"]
     named = plan_query(_turns("What skills do I need to become a Staff Applied AI Engineer?"), catalog)
     assert "promotion" not in named.query and "must-have technical skills" in named.query
+
+
+def test_a_question_about_any_role_with_no_role_anywhere_needs_one(catalog: RoleCatalog) -> None:
+    for question in ("What are the KPIs?", "What are the 30-day goals?", "Which skills matter most?"):
+        assert plan_query(_turns(question), catalog).needs_role, question
+    # A role named, given as a filter, or set earlier in the conversation: no question.
+    assert not plan_query(_turns("What are the KPIs of an MLOps Engineer?"), catalog).needs_role
+    assert not plan_query(_turns("What are the KPIs?"), catalog, "mlops-engineer").needs_role
+    assert not plan_query(_turns("Tell me about the MLOps Engineer role", "What are the KPIs?"), catalog).needs_role
+    # A question about something specific is answered from wherever it is.
+    assert not plan_query(_turns("What availability should an AI endpoint reach?"), catalog).needs_role
