@@ -57,6 +57,10 @@ _EXPANSIONS: list[tuple[re.Pattern[str], str, bool]] = [
     # "External stakeholders (as applicable)" section otherwise ranks first on both sides.
     (re.compile(r"^(?!.*\b(external|outside|vendors?|customers?)\b).*\bstakeholders?\b", re.IGNORECASE),
      "internal stakeholders", True),
+    # "Which KPIs are reviewed quarterly?": the KPI rows' own words ("KPI: ...; Frequency:
+    # Quarterly"). The analyzer keeps the "s" of "KPIs", so the rows' "KPI" did not match.
+    (re.compile(r"^(?=.*\b(kpis?|metrics?)\b)(?=.*\b(daily|weekly|monthly|quarterly)\b)", re.IGNORECASE),
+     "KPI frequency", True),
     # "in the first 30 days", "by day 90", "after 60 days": the N-day goals sections.
     (re.compile(r"\b(first|by|after|within|in|at) (the )?(first )?(30|60|90)[- ]?days?\b|\bby day (30|60|90)\b",
                 re.IGNORECASE), "day goals", True),

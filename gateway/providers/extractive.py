@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from gateway.providers.base import (
@@ -70,6 +70,15 @@ class _Unit:
 
 
 _HAVE_COMPOUND = re.compile(r"\b(good|nice|must)[- ](?:to[- ])?have\b", re.IGNORECASE)  # "good-to-have"
+
+
+_KPI_ASKED = re.compile(r"\b(kpis?|metrics?|measures?|targets?)\b", re.IGNORECASE)
+_FREQUENCY = re.compile(r"\b(daily|weekly|monthly|quarterly|yearly|annually|per incident|per release)\b")
+
+
+def _cell(unit: _Unit, column: str) -> str:
+    """A table row's cell by case-insensitive column name ("" when absent)."""
+    return next((v for k, v in (unit.passage.cells or {}).items() if k.lower() == column), "")
 
 
 def _lead_lower(text: str) -> str:
@@ -324,7 +333,19 @@ class ExtractiveProvider:
         if extreme is not None:
             chosen = [extreme]
         elif _wants_list(question) and not self._row_names_the_ask(best, terms):
-            chosen = self._list_items(self._named_section(ranked, terms) or self._list_anchor(ranked), units)
+            frequencies = _FREQUENCY.findall(question.lower())
+            # "Which KPIs are reviewed weekly?": the KPI rows tracked that often, wherever the
+            # anchor lands ("Weekly activities" shares the words too).
+            timely = [
+                u for u in ranked
+                if frequencies and _KPI_ASKED.search(question) and _cell(u, "example target")
+                and any(f in _cell(u, "frequency").lower() for f in frequencies)
+            ]
+            if timely:
+                chosen = _distinct(timely)[: self._max_items]
+            else:
+                anchor = self._named_section(ranked, terms) or self._list_anchor(ranked)
+                chosen = self._list_items(anchor, units, frequencies)
         else:
             chosen = self._facts(ranked)
         lines = [f"{_finish(u.text)} [{u.passage.marker}]" for u in chosen]
@@ -410,7 +431,7 @@ class ExtractiveProvider:
         hits, size = self._asked_words(name, terms)
         return hits >= 1 and 3 * hits >= 2 * size
 
-    def _list_items(self, anchor: _Unit, units: list[_Unit]) -> list[_Unit]:
+    def _list_items(self, anchor: _Unit, units: list[_Unit], frequencies: Sequence[str] = ()) -> list[_Unit]:
         """The items a list question asks for: the retrieved rows of the anchor's table,
         else the items of the anchor's section.
 
@@ -430,6 +451,10 @@ class ExtractiveProvider:
             u for u in units
             if u.passage.kind == "table_row" and u.passage.section_path.rsplit(" › ", 1)[0] == table
         ]
+        # "Which KPIs are reviewed weekly?": the rows tracked at that frequency, when any are.
+        timely = [u for u in rows if any(f in _cell(u, "frequency").lower() for f in frequencies)]
+        if timely:
+            return _distinct(timely)[: self._max_items]
         if len(rows) < 2:
             return self._section_items(anchor, units)
         # Rows in retrieval order (a table's rows have no order worth keeping across chunks).

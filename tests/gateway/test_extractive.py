@@ -428,3 +428,31 @@ def test_good_to_have_names_its_section_although_good_is_a_framing_word(evidence
     by_marker = {p.marker: p for p in request.passages}
     cited = {by_marker[m].section_path.rsplit(" › ", 1)[-1] for _, m in cited_pieces(response.text)}
     assert cited == {"Good-to-have technical skills"}, (slug, response.text)
+
+
+def _frequency_cases() -> list[tuple[str, str]]:
+    cases = []
+    for path in sorted(CORPUS.glob("*.md")):
+        if path.name == "README.md":
+            continue
+        words = [w for row in kpi_rows(path.stem) for w in ("daily", "weekly", "monthly", "quarterly")
+                 if w in row["Frequency"].lower()]
+        if words:
+            cases.append((path.stem, max(set(words), key=words.count)))
+    return cases
+
+
+FREQUENCY_CASES = _frequency_cases()
+
+
+@pytest.mark.parametrize(("slug", "frequency"), FREQUENCY_CASES, ids=[f"{s}:{f}" for s, f in FREQUENCY_CASES])
+def test_kpis_asked_for_at_a_frequency_are_the_rows_tracked_that_often(
+    evidence: Evidence, slug: str, frequency: str
+) -> None:
+    request = evidence.request(f"Which KPIs are reviewed {frequency}?", role=slug)
+    response = complete(ExtractiveProvider(), request)
+    by_marker = {p.marker: p for p in request.passages}
+    rows = [by_marker[m] for _, m in cited_pieces(response.text)]
+    assert rows and all(p.kind == "table_row" for p in rows), response.text
+    assert all(frequency in (p.cells or {}).get("Frequency", "").lower() for p in rows), (
+        frequency, [(p.cells or {}).get("Frequency") for p in rows])

@@ -128,6 +128,8 @@ def test_what_does_a_x_is_a_summary_only_when_it_asks_what_x_does(catalog: RoleC
      ("What is expected of a Senior ML Engineer in their first two months?", "60-day goals"),
      ("What should an MLOps Engineer achieve in the first three months?", "90-day goals"),
      ("What should a Staff Backend Engineer deliver in the first year?", "12-month objectives"),
+     # The KPI rows say "KPI: ...; Frequency: Weekly"; the analyzer keeps the "s" of "KPIs".
+     ("Which KPIs does a Staff Data Engineer review weekly?", "KPI frequency"),
      # "Internal stakeholders" is the list that answers; the external one is a line.
      ("Who are the stakeholders of an MLOps Engineer?", "internal stakeholders")],
 )
