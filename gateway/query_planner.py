@@ -32,6 +32,7 @@ _COMPARISON = re.compile(r"\b(differences?|differ|differs|different|compare[sd]?
                          re.IGNORECASE)
 _LEVELS = re.compile(r"\b(senior|staff|principal)\b", re.IGNORECASE)
 _PROMOTION = "skills needed for promotion"
+_SUMMARIES = "role summary"
 # Career questions are phrased many ways; the blueprints use a few fixed section titles.
 # Adding those titles' words lets both retrievers reach the right section.
 #
@@ -258,15 +259,20 @@ _COMPARING_WORDS = frozenset(_analyzer.tokenize(
 ))
 
 
-def _compares_levels(question: str, catalog: RoleCatalog) -> bool:
-    """"What is the difference between a Staff and a Principal X?", "staff vs principal":
-    two levels compared as a whole. The lower level's blueprint says what the next one adds
-    ("Skills needed for promotion (Staff → Principal)"); the roles' summaries are too
-    general to tell them apart. Not "how does the coding exercise for Staff compare with
-    Senior?", which asks about one part of both."""
-    if not _COMPARISON.search(question) or len({m.lower() for m in _LEVELS.findall(question)}) < 2:
-        return False
-    return not set(_analyzer.tokenize(catalog.strip_mentions(question))) - _COMPARING_WORDS
+def _comparison_words(question: str, catalog: RoleCatalog, roles: list[str]) -> tuple[str, ...]:
+    """Section words for two roles compared as a whole; not for "how does the coding exercise
+    for Staff compare with Senior?", which asks about one part of both.
+
+    * Two levels ("the difference between a Staff and a Principal X", "staff vs principal"):
+      the lower level's blueprint says what the next one adds ("Skills needed for promotion
+      (Staff → Principal)"); the roles' summaries are too general to tell them apart.
+    * Two roles of one level ("Compare the Staff Data Engineer and the Staff Backend
+      Engineer"): each one's role summary."""
+    if not _COMPARISON.search(question) or set(_analyzer.tokenize(catalog.strip_mentions(question))) - _COMPARING_WORDS:
+        return ()
+    if len({m.lower() for m in _LEVELS.findall(question)}) >= 2:
+        return (_PROMOTION,)
+    return (_SUMMARIES,) if len(roles) >= 2 else ()
 
 
 def _without_roles(text: str, catalog: RoleCatalog, min_terms: int = _MIN_TERMS) -> str:
@@ -355,9 +361,19 @@ def plan_query(
     min_terms = _MIN_TERMS if _expand(question) != question else 1
     query = _without_roles(question, catalog, min_terms) if roles else question
     unknown = None if roles else catalog.unknown_title(question)
-    also = (_PROMOTION,) if _compares_levels(question, catalog) else ()
+    also = _comparison_words(question, catalog, roles)
+    if _SUMMARIES in also:
+        # Only the section words: the roles are filters, the names matched passages that
+        # list roles ("Career progression options: ..."), "vs" matched "Startup vs enterprise".
+        query = ""
     expanded = _expand(query, source=question, also=also)
     focus = _expand(_focus(question, catalog), source=question, also=also) if roles else expanded
+    if _SUMMARIES in also:
+        # Two roles compared as a whole: both are filters, and what the answer must address
+        # is each one's summary. The question's own words would favour passages that name
+        # the other role ("Staff Backend Engineer: for engineers drawn to ...") or share
+        # its "vs" ("Startup vs enterprise"). "compare" tells the answer to speak for both.
+        focus = _expand("compare", also=also)
     embedded = _expand(query, source=question, for_embedding=True, also=also)
     needs_role = not roles and unknown is None and previous is None and _asks_about_any_role(question)
     return QueryPlan(query=expanded, roles=roles, follow_up=False, unknown_role=unknown, needs_role=needs_role,

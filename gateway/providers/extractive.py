@@ -35,7 +35,8 @@ _QUESTION_NOISE_WORDS = (
     "what which who how much many does do role engineer expect expected list tell give "
     "should would could need needs know able achieve achieved big fast onto typically "
     "usually often want get make take happen mean consider kind sort type way exactly "
-    "really actually good best please look done accomplish accomplished become becoming"
+    "really actually good best please look done accomplish accomplished become becoming "
+    "compare compared comparison versus vs difference differences differ differs"
 )
 _LIST_INTENT = re.compile(
     r"\b(list|lists|what are|which are|name the|all the|goals|responsibilities|activities|"
@@ -72,6 +73,7 @@ class _Unit:
 _HAVE_COMPOUND = re.compile(r"\b(good|nice|must)[- ](?:to[- ])?have\b", re.IGNORECASE)  # "good-to-have"
 
 
+_COMPARED = re.compile(r"\b(compare[sd]?|comparison|differences?|differ|differs|vs\.?|versus)\b", re.IGNORECASE)
 _KPI_ASKED = re.compile(r"\b(kpis?|metrics?|measures?|targets?)\b", re.IGNORECASE)
 _FREQUENCY = re.compile(r"\b(daily|weekly|monthly|quarterly|yearly|annually|per incident|per release)\b")
 
@@ -328,6 +330,9 @@ class ExtractiveProvider:
         if not terms or not units:
             return ABSTAIN_TEXT, True
         ranked = sorted(units, key=lambda u: (-u.score, u.order))
+        # A unit that says nothing its headings do not ("Role title: Staff Data Engineer")
+        # answers nothing; it is kept only when nothing else is left.
+        ranked = [u for u in ranked if u.terms - u.path_terms - self._terms_of(u.passage.title)] or ranked
         best = ranked[0]
         extreme = self._superlative(question, ranked)
         if extreme is not None:
@@ -346,6 +351,11 @@ class ExtractiveProvider:
             else:
                 anchor = self._named_section(ranked, terms) or self._list_anchor(ranked)
                 chosen = self._list_items(anchor, units, frequencies)
+        elif _COMPARED.search(question) and len({u.passage.title for u in ranked}) > 1:
+            # One line per role, each saying whose it is.
+            return " ".join(
+                f"{u.passage.title} — {_finish(u.text)} [{u.passage.marker}]" for u in self._per_document(ranked)
+            ), False
         else:
             chosen = self._facts(ranked)
         lines = [f"{_finish(u.text)} [{u.passage.marker}]" for u in chosen]
@@ -467,6 +477,14 @@ class ExtractiveProvider:
             return same
         keep = sorted(same, key=lambda u: (-u.score, u.order))[: self._max_items]
         return sorted(keep, key=lambda u: u.order)
+
+    def _per_document(self, ranked: list[_Unit]) -> list[_Unit]:
+        """"Compare the Staff Data Engineer and the Staff Backend Engineer": the best unit of
+        each blueprint, in rank order, so the answer speaks for both sides."""
+        best: dict[str, _Unit] = {}
+        for unit in ranked:
+            best.setdefault(unit.passage.title, unit)
+        return list(best.values())[: self._max_facts]
 
     def _facts(self, ranked: list[_Unit]) -> list[_Unit]:
         chosen = [ranked[0]]

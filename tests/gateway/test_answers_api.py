@@ -125,6 +125,18 @@ def test_a_question_every_role_answers_differently_asks_which_role(http: httpx.C
         assert answered["refused"] is False and {c["role"] for c in answered["citations"]} == {"mlops-engineer"}
 
 
+def test_comparing_two_roles_answers_for_each_naming_it(http: httpx.Client) -> None:
+    body = http.post("/v1/answers", json={"question": "Compare the Staff Data Engineer and the Staff Backend Engineer"}).json()
+    assert body["refused"] is False, body
+    assert {c["role"] for c in body["citations"]} == {"staff-data-engineer", "staff-backend-engineer"}
+    # Each side is labelled with its role, and its sentence is cited to that role's blueprint.
+    documents = {c["marker"]: c["document"] for c in body["citations"]}
+    pieces = re.findall(r"(.+?)\s\[(\d+)\]", body["answer"])
+    assert len(pieces) == 2, body["answer"]
+    for sentence, marker in pieces:
+        assert sentence.strip().startswith(documents[int(marker)]), (sentence, documents)
+
+
 def test_pinned_prompt_version_is_used(http: httpx.Client) -> None:
     versions = sorted(p.stem for p in (PROJECT / "prompts" / "templates" / "rag_answer").glob("*.yaml"))
     for version in versions:

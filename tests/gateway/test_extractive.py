@@ -456,3 +456,12 @@ def test_kpis_asked_for_at_a_frequency_are_the_rows_tracked_that_often(
     assert rows and all(p.kind == "table_row" for p in rows), response.text
     assert all(frequency in (p.cells or {}).get("Frequency", "").lower() for p in rows), (
         frequency, [(p.cells or {}).get("Frequency") for p in rows])
+
+
+@pytest.mark.parametrize("slug", sorted(p.stem for p in CORPUS.glob("*.md") if p.name != "README.md"))
+def test_a_passage_that_only_repeats_its_headings_is_not_an_answer(evidence: Evidence, slug: str) -> None:
+    # The scorecard's "Role title: <title>" row matched "What is a <title>?" by name alone.
+    title = next(line.split(":", 1)[1].strip().strip('"') for line in (CORPUS / f"{slug}.md").read_text().splitlines()
+                 if line.startswith("role:"))
+    response = complete(ExtractiveProvider(), evidence.request(f"What is a {title}?", role=slug))
+    assert not response.abstained and "Role title:" not in response.text, response.text

@@ -294,3 +294,14 @@ def test_a_question_about_any_role_with_no_role_anywhere_needs_one(catalog: Role
     assert not plan_query(_turns("Tell me about the MLOps Engineer role", "What are the KPIs?"), catalog).needs_role
     # A question about something specific is answered from wherever it is.
     assert not plan_query(_turns("What availability should an AI endpoint reach?"), catalog).needs_role
+
+
+def test_two_roles_compared_as_a_whole_ask_for_their_summaries(catalog: RoleCatalog) -> None:
+    plan = plan_query(_turns("Compare the Staff Data Engineer and the Staff Backend Engineer"), catalog)
+    assert sorted(plan.roles) == ["staff-backend-engineer", "staff-data-engineer"]
+    # Only the section words: the names are filters, and they (or "vs") matched passages
+    # that list roles or compare company types.
+    assert plan.query.startswith("role summary") and "engineer" not in plan.query.lower()
+    assert "compare" in plan.focus
+    vs = plan_query(_turns("Staff Data Engineer vs MLOps Engineer"), catalog)
+    assert "vs" not in vs.query and sorted(vs.roles) == ["mlops-engineer", "staff-data-engineer"]
