@@ -7,6 +7,10 @@
 * Follow-ups ("and for Principal?", "what about its frequency?", "which one has
   the lowest weight?") carry little meaning alone, so the previous user question
   is folded in, with the role it named swapped for the one the follow-up names.
+* A conversation keeps its role through pronouns ("what tools do they use?"), and
+  "the second one" names what the latest listed answer put second.
+* Phrasings map to the blueprints' fixed section titles (``_EXPANSIONS``); two roles
+  compared as a whole are both filters.
 """
 
 from __future__ import annotations
@@ -251,7 +255,7 @@ def _expand(query: str, *, source: str | None = None, for_embedding: bool = Fals
     return f"{' '.join(extra)}: {query}" if extra else query
 
 
-# What a question comparing two levels of a role may say besides the roles themselves.
+# What a question comparing two roles (or two levels of one) as a whole may say besides them.
 _COMPARING_WORDS = frozenset(_analyzer.tokenize(
     "what is are the main key difference differences differ differs different compare compared "
     "comparison versus vs between senior staff principal engineer engineers role roles level levels "
@@ -362,18 +366,15 @@ def plan_query(
     query = _without_roles(question, catalog, min_terms) if roles else question
     unknown = None if roles else catalog.unknown_title(question)
     also = _comparison_words(question, catalog, roles)
+    own = _focus(question, catalog)
     if _SUMMARIES in also:
-        # Only the section words: the roles are filters, the names matched passages that
-        # list roles ("Career progression options: ..."), "vs" matched "Startup vs enterprise".
-        query = ""
+        # Two roles compared as a whole: both are filters, so retrieval and the answer get
+        # the section words alone. The names matched passages that list roles ("Career
+        # progression options: ..."), "vs" matched "Startup vs enterprise"; "compare" tells
+        # the answer to speak for both roles.
+        query, own = "", "compare"
     expanded = _expand(query, source=question, also=also)
-    focus = _expand(_focus(question, catalog), source=question, also=also) if roles else expanded
-    if _SUMMARIES in also:
-        # Two roles compared as a whole: both are filters, and what the answer must address
-        # is each one's summary. The question's own words would favour passages that name
-        # the other role ("Staff Backend Engineer: for engineers drawn to ...") or share
-        # its "vs" ("Startup vs enterprise"). "compare" tells the answer to speak for both.
-        focus = _expand("compare", also=also)
+    focus = _expand(own, source=question, also=also) if roles else expanded
     embedded = _expand(query, source=question, for_embedding=True, also=also)
     needs_role = not roles and unknown is None and previous is None and _asks_about_any_role(question)
     return QueryPlan(query=expanded, roles=roles, follow_up=False, unknown_role=unknown, needs_role=needs_role,

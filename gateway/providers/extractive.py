@@ -71,8 +71,6 @@ class _Unit:
 
 
 _HAVE_COMPOUND = re.compile(r"\b(good|nice|must)[- ](?:to[- ])?have\b", re.IGNORECASE)  # "good-to-have"
-
-
 _COMPARED = re.compile(r"\b(compare[sd]?|comparison|differences?|differ|differs|vs\.?|versus)\b", re.IGNORECASE)
 _KPI_ASKED = re.compile(r"\b(kpis?|metrics?|measures?|targets?)\b", re.IGNORECASE)
 _FREQUENCY = re.compile(r"\b(daily|weekly|monthly|quarterly|yearly|annually|per incident|per release)\b")
