@@ -198,16 +198,15 @@ class Orchestrator:
             prepared.redacted_messages, catalog, request.role, last_query=outcome.retrieval_query
         )
         if prepared.plan.unknown_role:
-            known = "; ".join(b["role"] for b in catalog.summaries())  # titles may hold commas
             prepared.early = self._refusal(
                 prepared,
                 f"There is no blueprint for \"{prepared.plan.unknown_role}\" here, so I can't answer "
-                f"that without guessing. The roles I know are: {known}.",
+                f"that without guessing. The roles I know are: {'; '.join(_roles(catalog))}.",
                 blocked=False, code="unknown_role",
             )
             return prepared
         if prepared.plan.needs_role:
-            roles = [b["role"] for b in catalog.summaries()]
+            roles = _roles(catalog)
             asked = next((m["content"] for m in reversed(prepared.redacted_messages) if m.get("role") == "user"), "")
             prepared.early = self._refusal(
                 prepared,
@@ -656,6 +655,11 @@ _SAMPLE_PENALTY = 0.9
 _AMBIGUOUS_SAMPLE_PENALTY = 0.6
 _SUMMARY_SECTION = "final role scorecard summary"
 _SUMMARY_PENALTY = 0.8
+
+
+def _roles(catalog: Any) -> list[str]:
+    """The role titles ladder knows, for messages (joined with "; ": titles hold commas)."""
+    return [b["role"] for b in catalog.summaries()]
 
 
 def _for_role(question: str, role: str) -> str:

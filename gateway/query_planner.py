@@ -173,24 +173,31 @@ def _listed_items(answer: str) -> list[str]:
     return items if len(items) >= 3 and all(len(item.split()) <= 8 for item in items) else []
 
 
-def _resolve_ordinals(messages: list[dict[str, str]]) -> list[str]:
-    """User turns with "the first one" / "the last KPI" replaced by what the latest answer
-    with a list named in that place, so "what is the target for the first one?" asks about
-    it. Parsing every answer costs microseconds; most conversations have one or two."""
+def _resolve_ordinals(
+    messages: list[dict[str, str]], last_query: str | None = None
+) -> tuple[list[str], str | None]:
+    """User turns, and ``last_query`` (the latest turn's normalized text), with "the first
+    one" / "the last KPI" replaced by what the latest answer with a list named in that
+    place, so "what is the target for the first one?" asks about it."""
     users: list[str] = []
     items: list[str] = []  # of the latest answer that listed any ("and the second one?")
+    before_last: list[str] = []  # the list in effect at the latest user turn
     for message in messages:
         content = message.get("content") or ""
         if message.get("role") == "assistant":
             items = _listed_items(content) or items
         elif message.get("role") == "user" and content:
-            match = _ORDINAL.search(content)
-            if match and items:
-                index = _ORDINALS[match.group(1).lower()]
-                if index < len(items):
-                    content = f"{content[:match.start()]}{items[index]}{content[match.end():]}"
-            users.append(content)
-    return users
+            users.append(_name_ordinal(content, items))
+            before_last = items
+    return users, None if last_query is None else _name_ordinal(last_query, before_last)
+
+
+def _name_ordinal(text: str, items: list[str]) -> str:
+    match = _ORDINAL.search(text) if items else None
+    if match is None:
+        return text
+    index = _ORDINALS[match.group(1).lower()]
+    return f"{text[:match.start()]}{items[index]}{text[match.end():]}" if index < len(items) else text
 
 
 # Words that name a part every blueprint has, or frame a question about it: a question made
@@ -304,9 +311,7 @@ def plan_query(
     last_query: str | None = None,
 ) -> QueryPlan:
     """``last_query`` replaces the last user message's text (the guards' normalized form)."""
-    users = _resolve_ordinals(messages)
-    if last_query is not None:
-        last_query = _resolve_ordinals([*messages[:-1], {"role": "user", "content": last_query}])[-1]
+    users, last_query = _resolve_ordinals(messages, last_query)
     question = _PLACEHOLDER.sub(" ", last_query if last_query is not None else users[-1]).strip()
     previous = _PLACEHOLDER.sub(" ", users[-2]).strip() if len(users) > 1 else None
 
@@ -320,9 +325,8 @@ def plan_query(
         # "Who do they report to?" after questions about a Staff Backend Engineer: a new
         # question about the same role, not about the previous question's subject.
         question_roles = [explicit_role] if explicit_role else prior_roles
-        own = _PERSON.sub(" ", question)
-        return QueryPlan(query=_expand(own, source=question), roles=question_roles, follow_up=True,
-                         focus=_expand(own, source=question),
+        own = _expand(_PERSON.sub(" ", question), source=question)
+        return QueryPlan(query=own, roles=question_roles, follow_up=True, focus=own,
                          vector_text=_expand(question, for_embedding=True))
 
     if previous is not None and ((not named and words <= _SHORT) or (named and (cue or words <= 8))):

@@ -53,6 +53,11 @@ _TITLE_FILLER = frozenset(
 _LEVEL_WORDS = {"senior": "senior", "staff": "staff", "principal": "principal", "manager": "manager"}
 
 
+def _levels_in(padded: str) -> list[str]:
+    """The levels whose words a normalized, space-padded text holds (" ... staff ... ")."""
+    return [lvl for word, lvl in _LEVEL_WORDS.items() if f" {word} " in padded]
+
+
 def _norm(text: str) -> str:
     return _NORMALIZE.sub(" ", text.lower().replace("&", " and ")).strip()
 
@@ -234,7 +239,7 @@ class RoleCatalog:
         loose = {slug for name, slug in self._names if len(name.split()) >= 3 and set(name.split()) <= words}
         if len(loose) == 1:
             return list(loose)
-        levels = [lvl for word, lvl in _LEVEL_WORDS.items() if f" {word} " in norm]
+        levels = _levels_in(norm)
         if not levels:
             return []
         candidates = [b for b in self._by_slug.values() if b.level in levels]
@@ -253,7 +258,7 @@ class RoleCatalog:
         if slug not in self._by_slug:
             return []
         rest = f" {_singular(_norm(self.strip_mentions(text)))} "
-        levels = {lvl for word, lvl in _LEVEL_WORDS.items() if f" {word} " in rest}
+        levels = set(_levels_in(rest))
         family = self._by_slug[slug].family
         return [
             b.slug for b in self._by_slug.values()
@@ -268,7 +273,7 @@ class RoleCatalog:
         if not context or context not in self._by_slug or self.mentioned(text, context=context):
             return None
         norm = f" {_singular(_norm(text))} "
-        level = next((lvl for word, lvl in _LEVEL_WORDS.items() if f" {word} " in norm), None)
+        level = next(iter(_levels_in(norm)), None)
         role = self._by_slug[context]
         if level is None or level == "manager" or role.level == "manager":
             return None

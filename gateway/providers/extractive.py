@@ -262,7 +262,8 @@ class ExtractiveProvider:
     def _score(self, question: str, units: list[_Unit], weights: Mapping[str, float] | None = None) -> list[str]:
         # "good" frames a question ("what does good look like?") but names a section in
         # "good-to-have skills": there it stays a term.
-        kept = frozenset(self._analyzer.tokenize(" ".join(m.group(1) for m in _HAVE_COMPOUND.finditer(question))))
+        compounds = [m.group(1) for m in _HAVE_COMPOUND.finditer(question)]
+        kept = frozenset(self._analyzer.tokenize(" ".join(compounds))) if compounds else frozenset()
         terms = [
             t for t in dict.fromkeys(self._analyzer.tokenize(question))
             if (t not in self._noise or t in kept) and (len(t) > 1 or t.isdigit())  # "I'm" leaves "m"
@@ -337,18 +338,16 @@ class ExtractiveProvider:
             chosen = [extreme]
         elif _wants_list(question) and not self._row_names_the_ask(best, terms):
             frequencies = _FREQUENCY.findall(question.lower())
-            # "Which KPIs are reviewed weekly?": the KPI rows tracked that often, wherever the
-            # anchor lands ("Weekly activities" shares the words too).
-            timely = [
+            # "Which KPIs are reviewed weekly?": the best KPI row tracked that often anchors
+            # the list wherever the other rules would land ("Weekly activities" shares the
+            # words too); _list_items then keeps the rows of its table tracked that often.
+            timely = next((
                 u for u in ranked
                 if frequencies and _KPI_ASKED.search(question) and _cell(u, "example target")
                 and any(f in _cell(u, "frequency").lower() for f in frequencies)
-            ]
-            if timely:
-                chosen = _distinct(timely)[: self._max_items]
-            else:
-                anchor = self._named_section(ranked, terms) or self._list_anchor(ranked)
-                chosen = self._list_items(anchor, units, frequencies)
+            ), None)
+            anchor = timely or self._named_section(ranked, terms) or self._list_anchor(ranked)
+            chosen = self._list_items(anchor, units, frequencies)
         elif _COMPARED.search(question) and len({u.passage.title for u in ranked}) > 1:
             # One line per role, each saying whose it is.
             return " ".join(

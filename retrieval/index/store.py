@@ -241,5 +241,6 @@ def _read_bm25(path: Path, manifest: mf.IndexManifest) -> BM25Index:
     matrix = sp.csr_matrix((tf, indices, indptr), shape=(len(vocab), doc_len.size))
     # The manifest also records how the BM25 text was built (heading_repeat): not a
     # scoring parameter, and absent from indexes built before it existed.
-    params = BM25Params(**{k: float(v) for k, v in manifest.bm25.items() if k in ("k1", "b", "epsilon")})
+    scoring = BM25Params().as_dict()
+    params = BM25Params(**{k: float(v) for k, v in manifest.bm25.items() if k in scoring})
     return BM25Index(vocab, matrix, doc_len, params)
