@@ -83,6 +83,18 @@ _EXPANSIONS: list[tuple[re.Pattern[str], str, bool]] = [
     # "What skills do I need to become a X?": what X itself must have, not how X changes.
     (re.compile(r"\bskills?\b.*\b(become|becoming)\b|\b(become|becoming)\b.*\bskills?\b", re.IGNORECASE),
      "must-have technical skills", True),
+    # "What does it take to become a X?", "What should I learn to become a X?": what X must
+    # have. ("become staff" alone is the promotion row above; both may apply.)
+    (re.compile(r"\b(take|need|learn|know|study|prepare|master)\b.{0,30}\bto (become|be) (a|an)\b|"
+                r"\bhow (do|can|could|would|should) (i|you|one|someone|people) (become|get hired as) (a|an)\b",
+                re.IGNORECASE), "must-have technical skills", True),
+    # "How is a X's performance measured?", "How is a X measured?": the KPI table and what
+    # high performance looks like. ("How is a candidate evaluated?" is hiring: not matched.)
+    (re.compile(r"\bperformance\b.{0,30}\b(measured|reviewed|evaluated|assessed|judged|rated)\b|"
+                r"\b(measure|review|evaluate|assess|judge|rate)s? .{0,20}\bperformance\b",
+                re.IGNORECASE), "KPIs and productivity metrics what high performance looks like", True),
+    (re.compile(r"^\s*how (is|are) (a |an |the |my )?[\w'’ -]{0,60}\b(measured|judged)\s*\??\s*$", re.IGNORECASE),
+     "KPIs and productivity metrics", True),
     (re.compile(r"\bprogramming languages?\b|\bwhich languages?\b|\bwhat languages?\b", re.IGNORECASE),
      "programming language must-have technical skills", True),
     (re.compile(r"\bday[- ]to[- ]day\b|\bon a typical (day|week)\b|\bdaily work\b", re.IGNORECASE),
@@ -321,6 +333,11 @@ def plan_query(
     words = len(question.split())
     cue = bool(_FOLLOW_UP.match(question)) or bool(_REFERENCE.search(question))
 
+    # "hi", then "What are the KPIs?": no turn has named a role and this one does not point
+    # back at the last, so it is a first question about some role, not a follow-up.
+    no_role_yet = (previous is not None and not named and not prior_roles and not explicit_role and not cue
+                   and _asks_about_any_role(question))
+
     if previous is not None and not named and prior_roles and _about_the_role_holder(question):
         # "Who do they report to?" after questions about a Staff Backend Engineer: a new
         # question about the same role, not about the previous question's subject.
@@ -329,7 +346,9 @@ def plan_query(
         return QueryPlan(query=own, roles=question_roles, follow_up=True, focus=own,
                          vector_text=_expand(question, for_embedding=True))
 
-    if previous is not None and ((not named and words <= _SHORT) or (named and (cue or words <= 8))):
+    if previous is not None and not no_role_yet and (
+        (not named and words <= _SHORT) or (named and (cue or words <= 8))
+    ):
         base = previous
         if named and prior_roles:
             # "and for Principal?": ask the previous question about the newly named role.
@@ -380,6 +399,6 @@ def plan_query(
     expanded = _expand(query, source=question, also=also)
     focus = _expand(own, source=question, also=also) if roles else expanded
     embedded = _expand(query, source=question, for_embedding=True, also=also)
-    needs_role = not roles and unknown is None and previous is None and _asks_about_any_role(question)
+    needs_role = not roles and unknown is None and (previous is None or no_role_yet) and _asks_about_any_role(question)
     return QueryPlan(query=expanded, roles=roles, follow_up=False, unknown_role=unknown, needs_role=needs_role,
                      focus=focus, vector_text=embedded if embedded != query else question)

@@ -296,6 +296,39 @@ def test_a_question_about_any_role_with_no_role_anywhere_needs_one(catalog: Role
     assert not plan_query(_turns("What availability should an AI endpoint reach?"), catalog).needs_role
 
 
+def test_a_conversation_that_never_named_a_role_asks_which_one(catalog: RoleCatalog) -> None:
+    # "hi" (refused as out of scope), then a question every blueprint answers its own way.
+    plan = plan_query(_turns("hi", "What are the KPIs?"), catalog)
+    assert plan.needs_role and not plan.follow_up and plan.roles == []
+    # A turn that points back at the last one is still a follow-up, not a new question.
+    back = plan_query(_turns("What availability should an AI endpoint reach?", "and what are the KPIs?"), catalog)
+    assert back.follow_up and not back.needs_role
+    # A role from an earlier turn, or given as a filter, answers it.
+    assert not plan_query(_turns("hi", "What are the KPIs?"), catalog, "mlops-engineer").needs_role
+    assert not plan_query(_turns("Tell me about MLOps Engineers", "thanks", "What are the KPIs?"), catalog).needs_role
+
+
+@pytest.mark.parametrize("question", [
+    "What does it take to become a Principal Applied AI Engineer?",
+    "What do I need to know to become a Staff Data Engineer?",
+    "What should I learn to become an AI Platform Lead?",
+    "How can I become an MLOps Engineer?",
+])
+def test_what_it_takes_to_become_a_role_asks_for_its_must_have_skills(catalog: RoleCatalog, question: str) -> None:
+    plan = plan_query(_turns(question), catalog)
+    assert "must-have technical skills" in plan.query and len(plan.roles) == 1, plan
+
+
+def test_how_performance_is_measured_asks_for_the_kpis(catalog: RoleCatalog) -> None:
+    reviewed = plan_query(_turns("How is a Senior ML Engineer's performance reviewed?"), catalog)
+    assert "what high performance looks like" in reviewed.query and reviewed.roles == ["senior-ml-engineer"]
+    measured = plan_query(_turns("How are Staff Backend Engineers measured?"), catalog)
+    assert "KPIs and productivity metrics" in measured.query and measured.roles == ["staff-backend-engineer"]
+    # How a candidate is assessed in hiring is another question.
+    hiring = plan_query(_turns("How is a candidate for Staff Data Engineer evaluated in the interview?"), catalog)
+    assert "KPIs" not in hiring.query
+
+
 def test_two_roles_compared_as_a_whole_ask_for_their_summaries(catalog: RoleCatalog) -> None:
     plan = plan_query(_turns("Compare the Staff Data Engineer and the Staff Backend Engineer"), catalog)
     assert sorted(plan.roles) == ["staff-backend-engineer", "staff-data-engineer"]
