@@ -73,6 +73,12 @@ class _Unit:
 _HAVE_COMPOUND = re.compile(r"\b(good|nice|must)[- ](?:to[- ])?have\b", re.IGNORECASE)  # "good-to-have"
 _COMPARED = re.compile(r"\b(compare[sd]?|comparison|differences?|differ|differs|vs\.?|versus)\b", re.IGNORECASE)
 _KPI_ASKED = re.compile(r"\b(kpis?|metrics?|measures?|targets?)\b", re.IGNORECASE)
+# "Which role owns the model registry?", "Who is responsible for GPU capacity?": the answer
+# is a role, so each line says whose blueprint it comes from ("The role owns ..." alone
+# does not say which role). Not "Which roles come after X?": there the items are roles.
+_OWNING = (r"(is |are )?(responsible|accountable|in charge|owns?|handles?|leads?|runs?|decides?|approves?|"
+           r"sets?|maintains?|manages?|builds?|designs?|defines?|tracks?|uses?)\b")
+_ASKS_FOR_A_ROLE = re.compile(rf"\b(which|what) (roles?|jobs?|positions?) {_OWNING}|\bwho {_OWNING}", re.IGNORECASE)
 _FREQUENCY = re.compile(r"\b(daily|weekly|monthly|quarterly|yearly|annually|per incident|per release)\b")
 
 
@@ -196,6 +202,11 @@ def _table(unit: _Unit) -> str:
 def _finish(sentence: str) -> str:
     sentence = sentence.strip()
     return sentence if sentence.endswith((".", "!", "?", ":")) else sentence + "."
+
+
+def _whose(unit: _Unit) -> str:
+    """A cited line that names the role whose blueprint says it."""
+    return f"{unit.passage.title} — {_finish(unit.text)} [{unit.passage.marker}]"
 
 
 class ExtractiveProvider:
@@ -334,9 +345,11 @@ class ExtractiveProvider:
         ranked = [u for u in ranked if u.terms - u.path_terms - self._terms_of(u.passage.title)] or ranked
         best = ranked[0]
         extreme = self._superlative(question, ranked)
+        asks_for_a_role = bool(_ASKS_FOR_A_ROLE.search(question))
         if extreme is not None:
             chosen = [extreme]
-        elif _wants_list(question) and not self._row_names_the_ask(best, terms):
+        elif _wants_list(question) and not asks_for_a_role and not self._row_names_the_ask(best, terms):
+            # ("Who owns the data contracts?" asks for a role, not the items of a section.)
             frequencies = _FREQUENCY.findall(question.lower())
             # "Which KPIs are reviewed weekly?": the best KPI row tracked that often anchors
             # the list wherever the other rules would land ("Weekly activities" shares the
@@ -350,12 +363,13 @@ class ExtractiveProvider:
             chosen = self._list_items(anchor, units, frequencies)
         elif _COMPARED.search(question) and len({u.passage.title for u in ranked}) > 1:
             # One line per role, each saying whose it is.
-            return " ".join(
-                f"{u.passage.title} — {_finish(u.text)} [{u.passage.marker}]" for u in self._per_document(ranked)
-            ), False
+            return " ".join(_whose(u) for u in self._per_document(ranked)), False
         else:
             chosen = self._facts(ranked)
-        lines = [f"{_finish(u.text)} [{u.passage.marker}]" for u in chosen]
+        if asks_for_a_role:
+            lines = [_whose(u) for u in chosen]
+        else:
+            lines = [f"{_finish(u.text)} [{u.passage.marker}]" for u in chosen]
         if len(lines) > 1 and _wants_list(question):
             return "\n".join(f"- {line}" for line in lines), False
         return " ".join(lines), False

@@ -465,3 +465,27 @@ def test_a_passage_that_only_repeats_its_headings_is_not_an_answer(evidence: Evi
                  if line.startswith("role:"))
     response = complete(ExtractiveProvider(), evidence.request(f"What is a {title}?", role=slug))
     assert not response.abstained and "Role title:" not in response.text, response.text
+
+
+@pytest.mark.parametrize("question", [
+    "Which role owns the model registry?",
+    "Who is responsible for GPU capacity?",
+    "Who owns the data contracts?",
+    "Which role uses Airflow?",
+])
+def test_a_question_asking_which_role_names_the_role_in_every_line(evidence: Evidence, question: str) -> None:
+    # "The role owns components of the ML platform ..." answered without saying which role.
+    request = evidence.request(question, role=None)
+    by_marker = {p.marker: p for p in request.passages}
+    response = complete(ExtractiveProvider(), request)
+    pieces = cited_pieces(response.text)
+    assert len(pieces) <= 3, response.text  # the roles' best lines, not a whole section as a list
+    assert pieces and not response.abstained, response.text
+    for sentence, marker in pieces:
+        assert sentence.lstrip("- ").startswith(f"{by_marker[marker].title} — "), (sentence, by_marker[marker].title)
+
+
+def test_roles_listed_as_the_answer_are_not_prefixed_with_their_blueprint(evidence: Evidence) -> None:
+    # "Which roles come after X?": the items are roles themselves; naming X on each is noise.
+    response = complete(ExtractiveProvider(), evidence.request("Which roles come after this one?", role=STAFF))
+    assert not response.abstained and " — " not in response.text, response.text
