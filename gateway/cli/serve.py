@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gateway.cli.common import console, settings_or_exit
+from gateway.cli.common import console, fail, settings_or_exit
+from gateway.cli.prefork import START_FAILED_EXIT
 
 if TYPE_CHECKING:
     from gateway.settings import Settings
@@ -98,6 +99,14 @@ def serve(
     if dev:
         settings = settings_or_exit(**overrides, auth={**settings.auth.model_dump(), "dev_mode": True})
 
+    from retrieval.index.store import complete_versions
+
+    if not complete_versions(settings.index_dir):
+        # The usual first-run slip; said here in one line, before the server prints where
+        # it listens and the lifespan fails with a traceback.
+        fail(f"ladder could not start: no index under {settings.index_dir}; build one with: ladder ingest",
+             code=START_FAILED_EXIT)
+
     import uvicorn
 
     from gateway.malloc_tuning import limit_arenas
@@ -135,7 +144,7 @@ def serve(
     server = _server_class()(config, deadline_s=settings.shutdown_timeout_s)
     server.run()
     if not server.started:
-        raise typer.Exit(3)  # the lifespan failed; uvicorn has logged why
+        raise typer.Exit(START_FAILED_EXIT)  # the lifespan failed; uvicorn has logged why
 
 
 def register(app: typer.Typer) -> None:

@@ -290,6 +290,15 @@ def test_serve_with_a_bad_toml_in_the_working_directory_exits_cleanly(ladder_cli
     assert "Traceback" not in result.stderr
 
 
+def test_serve_before_any_ingest_says_so_in_one_line(ladder_cli: Path, tmp_path: Path) -> None:
+    # The first-run slip: it printed "ladder listening on ..." and then the lifespan's traceback.
+    result = _serve(tmp_path, "--dev", "--port", "0", LADDER_DATA_DIR=str(tmp_path / "data"))
+    assert result.returncode == 3, (result.returncode, result.stdout, result.stderr)
+    assert "no index under" in result.stderr and "ladder ingest" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "listening" not in result.stdout
+
+
 
 @pytest.mark.parametrize(
     ("workers", "cores", "configured", "expected"),
