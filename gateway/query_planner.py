@@ -101,6 +101,12 @@ _EXPANSIONS: list[tuple[re.Pattern[str], str, bool]] = [
      "day-to-day activities daily", True),
     (re.compile(r"\b(biggest|main|key|common|typical) (risks|challenges|pitfalls)\b|\bwhat can go wrong\b|"
                 r"\bfailure modes\b", re.IGNORECASE), "risks challenges failure modes common role challenges", True),
+    # "What is expected of X in incident response / on call?": every blueprint has a section
+    # for it. Not "How fast should X detect data incidents?", which is a KPI.
+    (re.compile(r"\bincident (response|work|handling|management|duty|duties)\b|\bon[- ]call\b|\boutages?\b|"
+                r"\bemergenc(y|ies)\b|\bescalations?\b|\b(during|in) (an |a )?incidents?\b|"
+                r"\b(handl(e|es|ing)|respond(s|ing)? to) (an |a )?incidents?\b", re.IGNORECASE),
+     "incident escalation emergency work", True),
     (re.compile(r"\b(on (his|her|their|its) own|independently|without (any )?approval|by themselves)\b",
                 re.IGNORECASE), "can decide independently", True),
     (re.compile(r"\b(needs?|requires?|get) (\w+ )?(approval|sign-?off)\b|\bapproval (for|to)\b",

@@ -338,3 +338,18 @@ def test_two_roles_compared_as_a_whole_ask_for_their_summaries(catalog: RoleCata
     assert "compare" in plan.focus
     vs = plan_query(_turns("Staff Data Engineer vs MLOps Engineer"), catalog)
     assert "vs" not in vs.query and sorted(vs.roles) == ["mlops-engineer", "staff-data-engineer"]
+
+
+@pytest.mark.parametrize("question", [
+    "What is expected of a Senior Applied AI Engineer in incident response?",
+    "Is an MLOps Engineer on call?",
+    "What does a Staff Data Engineer do during an incident?",
+    "How does an AI Platform Lead handle outages?",
+])
+def test_incident_questions_reach_the_incident_section(catalog: RoleCatalog, question: str) -> None:
+    assert "incident escalation emergency work" in plan_query(_turns(question), catalog).query
+
+
+def test_a_kpi_about_incidents_is_not_an_incident_work_question(catalog: RoleCatalog) -> None:
+    plan = plan_query(_turns("How fast should a Staff Data Engineer detect data incidents?"), catalog)
+    assert "emergency" not in plan.query
