@@ -7,7 +7,8 @@ Text normalization and the support rule live in ``evals.metrics.text``.
 * Citation precision: over every (sentence, marker) pair of the answer, the
   share whose cited passage supports the sentence. The passage is the retrieved
   chunk's full text when the citation's chunk is among the retrieved ones (a
-  quote may be trimmed for display), else the citation's quote. A marker with no
+  quote may be trimmed for display), else the citation's quote, each under its
+  section path (headings are part of what a passage says). A marker with no
   citation behind it counts as unsupported. No markers at all: not scored.
 * Groundedness: share of the answer's sentences (those with content words)
   supported by at least one retrieved chunk or cited passage. Refusals and
@@ -41,9 +42,11 @@ def violations(case: GoldenCase, answer: str) -> list[str]:
 
 
 def _passages(result: PipelineResult) -> dict[str, str]:
-    """chunk id → the fullest text we have for it."""
-    texts = {c.chunk_id: c.quote for c in result.citations}
-    texts.update({chunk.chunk_id: chunk.text for chunk in result.retrieved})
+    """chunk id → the fullest text we have for it, under its section path: a heading is
+    part of what a passage says ("60-day goals" makes "join the on-call rotation" a
+    60-day goal), the citation shows it, and the output guards judge the same text."""
+    texts = {c.chunk_id: f"{c.section_path}\n{c.quote}" for c in result.citations}
+    texts.update({chunk.chunk_id: f"{chunk.section_path}\n{chunk.text}" for chunk in result.retrieved})
     return texts
 
 

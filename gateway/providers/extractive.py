@@ -12,7 +12,7 @@ import functools
 import math
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gateway.providers.base import (
     Passage,
@@ -44,7 +44,9 @@ _LIST_INTENT = re.compile(
     r"stakeholders|kpis|metrics|expectations|milestones|objectives|roles|paths|criteria)\b",
     re.IGNORECASE,
 )
-_WH_START = re.compile(r"^\s*(what|which|who)\b", re.IGNORECASE)
+# At the start of the question, or after the section words the planner put in front of it
+# ("incident escalation emergency work: What kinds of ...").
+_WH_START = re.compile(r"(?:^|:\s)\s*(what|which|who)\b", re.IGNORECASE)
 _PLURAL = re.compile(r"\b[a-z]{4,}s\b")
 _NOT_PLURAL = frozenset(
     ["does", "access", "process", "business", "success", "status", "analysis", "focus", "across", "class", "less", "always", "various", "previous", "serious", "means", "basis", "bonus", "canvas"]
@@ -68,6 +70,7 @@ class _Unit:
     body: float = 0.0  # share of the question (ranking weights) in the unit's own words
     score: float = 0.0  # ranks units against each other
     evidence: float = 0.0  # how fully the unit (with its section path) answers the question
+    item: bool = False  # a list item: its section's heading says what it is ("60-day goals")
 
 
 _HAVE_COMPOUND = re.compile(r"\b(good|nice|must)[- ](?:to[- ])?have\b", re.IGNORECASE)  # "good-to-have"
@@ -148,7 +151,7 @@ def _wants_list(question: str) -> bool:
     does X deliver?': the answer is the items of one section, not a single fact."""
     if _LIST_INTENT.search(question):
         return True
-    if not _WH_START.match(question):
+    if not _WH_START.search(question):
         return False
     return any(word not in _NOT_PLURAL for word in _PLURAL.findall(question.lower()))
 
@@ -204,6 +207,9 @@ def _finish(sentence: str) -> str:
     return sentence if sentence.endswith((".", "!", "?", ":")) else sentence + "."
 
 
+_LABELLED = re.compile(r"^[^:.]{1,80}:\s")  # "Security of AI infrastructure: Works with ..."
+
+
 def _whose(unit: _Unit) -> str:
     """A cited line that names the role whose blueprint says it."""
     return f"{unit.passage.title} — {_finish(unit.text)} [{unit.passage.marker}]"
@@ -255,18 +261,18 @@ class ExtractiveProvider:
             path_parts = passage.section_path.split(" › ")
             path_terms = self._terms_of(" ".join(path_parts[1:]))
             if passage.kind == "table_row" and passage.cells:
-                pieces = [_row_sentence(passage.cells)]
+                pieces = [(_row_sentence(passage.cells), False)]
             else:
                 pieces = []
                 for line in passage.text.split("\n"):
                     item = _ITEM.match(line)
                     if item:
-                        pieces.append(item.group(2))
+                        pieces.append((item.group(2), True))
                     elif line.strip():
-                        pieces.extend(s for s in _SENTENCE.split(line.strip()) if s)
-            for piece in pieces:
+                        pieces.extend((s, False) for s in _SENTENCE.split(line.strip()) if s)
+            for piece, is_item in pieces:
                 units.append(
-                    _Unit(passage, piece, len(units), self._terms_of(piece), path_terms)
+                    _Unit(passage, piece, len(units), self._terms_of(piece), path_terms, item=is_item)
                 )
         return units
 
@@ -365,7 +371,10 @@ class ExtractiveProvider:
             # One line per role, each saying whose it is.
             return " ".join(_whose(u) for u in self._per_document(ranked)), False
         else:
-            chosen = self._facts(ranked)
+            # Single facts taken from lists read as fragments without their heading:
+            # "Introducing a new datastore, ..." answers "Can X choose a datastore without
+            # approval?" only under "Requires team approval / architecture review".
+            chosen = self._headed(self._facts(ranked))
         if asks_for_a_role:
             lines = [_whose(u) for u in chosen]
         else:
@@ -496,6 +505,22 @@ class ExtractiveProvider:
         for unit in ranked:
             best.setdefault(unit.passage.title, unit)
         return list(best.values())[: self._max_facts]
+
+    def _headed(self, chosen: list[_Unit]) -> list[_Unit]:
+        """List items with their section's heading in front, once per section ("60-day
+        goals: Take ownership of ..."), unless an item has a label of its own or already
+        says the heading's words; other units as they are."""
+        headed: list[_Unit] = []
+        seen: set[str] = set()
+        for unit in chosen:
+            path = unit.passage.section_path
+            heading = path.rsplit(" › ", 1)[-1]
+            if (unit.item and path not in seen and not _LABELLED.match(unit.text)
+                    and not self._terms_of(heading) <= unit.terms):
+                unit = replace(unit, text=f"{heading}: {unit.text}")
+            seen.add(path)
+            headed.append(unit)
+        return headed
 
     def _facts(self, ranked: list[_Unit]) -> list[_Unit]:
         chosen = [ranked[0]]

@@ -72,3 +72,18 @@ def test_must_not_contain_counts_each_forbidden_string() -> None:
     assert MustNotContain().score(case, result) == 2.0
     assert MustNotContain().score(case, make_result("Leadership weighs 10%.")) == 0.0
     assert MustNotContain().aggregate == "sum" and not MustNotContain().higher_is_better
+
+
+def test_a_passage_supports_what_its_heading_says() -> None:
+    # "60-day goals: join the on-call rotation" is what the passage under "60-day goals" says;
+    # the number of the heading is the passage's, not an invented one.
+    goals = chunk("mlops-engineer/60-day-goals", "- Take ownership of one platform component and join the on-call rotation.",
+                  chunk_id="c-60")
+    case = golden_case(facts=["on-call"])
+    answer = "60-day goals: Take ownership of one platform component and join the on-call rotation. [1]"
+    result = make_result(answer, retrieved=[goals], citations=[citation(1, goals)])
+    assert CitationPrecision().score(case, result) == 1.0
+    assert Groundedness().score(case, result) == 1.0
+    # Another heading's number is still not supported.
+    wrong = make_result(answer.replace("60-day", "90-day"), retrieved=[goals], citations=[citation(1, goals)])
+    assert CitationPrecision().score(case, wrong) == 0.0

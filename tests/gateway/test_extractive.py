@@ -166,11 +166,13 @@ def test_same_request_gives_identical_text(evidence: Evidence, question: str) ->
 
 def _from_passage(sentence: str, passage: Passage) -> bool:
     """Whether ``sentence`` says what ``passage`` says: a text/list sentence is the passage's
-    own words (plus a closing full stop); a table row names the row and its other cells."""
+    own words (plus a closing full stop), a list item perhaps under its section's heading
+    ("60-day goals: ..."); a table row names the row and its other cells."""
     if passage.kind == "table_row" and passage.cells:
         values = [v for v in passage.cells.values() if v]
         lowered = sentence.lower()
         return values[0].lower() in lowered and sum(v.lower() in lowered for v in values[1:]) >= 1
+    sentence = sentence.removeprefix(f"{passage.section_path.rsplit(' › ', 1)[-1]}: ")
     body = sentence.rstrip(".")
     return body in passage.text or sentence in passage.text
 
@@ -489,3 +491,11 @@ def test_roles_listed_as_the_answer_are_not_prefixed_with_their_blueprint(eviden
     # "Which roles come after X?": the items are roles themselves; naming X on each is noise.
     response = complete(ExtractiveProvider(), evidence.request("Which roles come after this one?", role=STAFF))
     assert not response.abstained and " — " not in response.text, response.text
+
+
+def test_a_single_list_item_answers_under_its_heading(evidence: Evidence) -> None:
+    # "Introducing a new datastore, ..." alone does not say it needs approval; its heading does.
+    request = evidence.request("Can this role introduce a new datastore without approval?", role="staff-backend-engineer")
+    response = complete(ExtractiveProvider(), request)
+    assert response.text.startswith("Requires team approval / architecture review: Introducing a new datastore"), (
+        response.text)
