@@ -107,8 +107,13 @@ _EXPANSIONS: list[tuple[re.Pattern[str], str, bool]] = [
                 r"\bemergenc(y|ies)\b|\bescalations?\b|\b(during|in) (an |a )?incidents?\b|"
                 r"\b(handl(e|es|ing)|respond(s|ing)? to) (an |a )?incidents?\b", re.IGNORECASE),
      "incident escalation emergency work", True),
-    (re.compile(r"\b(on (his|her|their|its) own|independently|without (any )?approval|by themselves)\b",
-                re.IGNORECASE), "can decide independently", True),
+    (re.compile(r"\b(on (his|her|their|its) own|independently|without (any )?approval|"
+                r"by (himself|herself|themselves|itself))\b", re.IGNORECASE), "can decide independently", True),
+    # "Can X decide promotions by themselves?" is answered by whichever list holds the thing:
+    # what X decides alone, or what needs approval. Asking only the first missed the second.
+    (re.compile(r"^\s*(can|may|could|is|are|does|do)\b.*\b(on (his|her|their|its) own|independently|"
+                r"without (any )?approval|by (himself|herself|themselves|itself))\b", re.IGNORECASE),
+     "requires approval", True),
     (re.compile(r"\b(needs?|requires?|get) (\w+ )?(approval|sign-?off)\b|\bapproval (for|to)\b",
                 re.IGNORECASE), "requires approval", True),
     # "What is a X?", "What does a X do?": the whole role. Not "What does a X need approval

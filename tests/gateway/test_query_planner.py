@@ -353,3 +353,13 @@ def test_incident_questions_reach_the_incident_section(catalog: RoleCatalog, que
 def test_a_kpi_about_incidents_is_not_an_incident_work_question(catalog: RoleCatalog) -> None:
     plan = plan_query(_turns("How fast should a Staff Data Engineer detect data incidents?"), catalog)
     assert "emergency" not in plan.query
+
+
+def test_can_x_do_it_alone_asks_both_what_x_decides_and_what_needs_approval(catalog: RoleCatalog) -> None:
+    # The thing asked about sits in one of the two lists; asking only the first missed promotions,
+    # which need a director's approval.
+    plan = plan_query(_turns("Can an Engineering Manager, Applied AI decide promotions by themselves?"), catalog)
+    assert "can decide independently" in plan.query and "requires approval" in plan.query
+    # Asking what X decides alone is only that list.
+    listed = plan_query(_turns("What decisions can a Staff Backend Engineer make on their own?"), catalog)
+    assert "can decide independently" in listed.query and "requires approval" not in listed.query
