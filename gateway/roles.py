@@ -85,6 +85,29 @@ def _aliases(role: str) -> set[str]:
     return {n for n in names if len(n.split()) >= 2}
 
 
+# Words that make a short name ("data engineer") another role's ("a principal data engineer").
+_RANKS = ("senior", "staff", "principal", "junior", "lead", "associate", "intern")
+
+
+def _short_name(role: str) -> str:
+    """A role as people often say it: without its level or qualifier ('Staff Data Engineer'
+    -> 'data engineer', 'Engineering Manager, Applied AI' -> 'engineering manager')."""
+    head = role.partition(",")[0].partition("/")[0]
+    return " ".join(w for w in _norm(head).split() if w not in ("senior", "staff", "principal"))
+
+
+def _names_alone(padded: str, name: str) -> bool:
+    """``name`` occurs in the normalized, space-padded text, not as the tail of a title
+    with another level ("principal data engineer" is not the Staff Data Engineer)."""
+    start = padded.find(f" {name} ")
+    while start >= 0:
+        before = padded[:start].split()
+        if not before or before[-1] not in _RANKS:
+            return True
+        start = padded.find(f" {name} ", start + 1)
+    return False
+
+
 def _canonical(row: Block, columns: dict[str, tuple[str, ...]]) -> dict[str, str] | None:
     cells = {k.strip().lower(): v for k, v in (row.cells or {}).items()}
     out: dict[str, str] = {}
@@ -123,6 +146,17 @@ class RoleCatalog:
         }
         # Longest first, so "staff applied ai engineer" wins over a shorter alias inside it.
         self._names = sorted(names, key=lambda x: (-len(x[0]), x[0]))
+        # Short names that only one role has ("data engineer", "engineering manager"; not
+        # "applied ai engineer", which three levels share), matched after the full names.
+        owners: dict[str, set[str]] = {}
+        for b in self._by_slug.values():
+            owners.setdefault(_singular(_short_name(b.role)), set()).add(b.slug)
+        full = {alias for alias, _ in names}
+        self._short_names = sorted(
+            ((short, next(iter(slugs))) for short, slugs in owners.items()
+             if len(slugs) == 1 and len(short.split()) >= 2 and short not in full),
+            key=lambda x: (-len(x[0]), x[0]),
+        )
         # Compiled once: query planning strips mentions on every request, and building
         # one pattern per alias per call cost more than the substitutions themselves.
         self._mention_patterns = [
@@ -131,6 +165,13 @@ class RoleCatalog:
                 flags=re.IGNORECASE,
             )
             for alias, _ in self._names
+        ] + [
+            re.compile(
+                "".join(rf"(?<!\b{rank} )" for rank in _RANKS)
+                + r"\b" + r"\W+".join(re.escape(w) + "s?" for w in short.split()) + r"(?:'s|’s)?\b",
+                flags=re.IGNORECASE,
+            )
+            for short, _ in self._short_names
         ]
 
     def __len__(self) -> int:
@@ -231,6 +272,9 @@ class RoleCatalog:
             if f" {name} " in norm and slug not in found:
                 found.append(slug)
                 norm = norm.replace(f" {name} ", " ")
+        for name, slug in self._short_names:
+            if slug not in found and _names_alone(norm, name):
+                found.append(slug)
         if found:
             return found
         # Reordered names ("Staff-level ... Applied AI Engineer"): every word of a

@@ -363,3 +363,32 @@ def test_can_x_do_it_alone_asks_both_what_x_decides_and_what_needs_approval(cata
     # Asking what X decides alone is only that list.
     listed = plan_query(_turns("What decisions can a Staff Backend Engineer make on their own?"), catalog)
     assert "can decide independently" in listed.query and "requires approval" not in listed.query
+
+
+@pytest.mark.parametrize(("text", "roles"), [
+    ("What does a data engineer do?", ["staff-data-engineer"]),
+    ("Who does the engineering manager report to?", ["engineering-manager-applied-ai"]),
+    ("Which tools do ML engineers use?", ["senior-ml-engineer"]),
+    ("Engineering manager vs Staff Applied AI Engineer", ["staff-applied-ai-engineer", "engineering-manager-applied-ai"]),
+    # Another level's title is another role, which has no blueprint.
+    ("What does a principal data engineer do?", []),
+    ("What does a senior backend engineer own?", []),
+    # Three levels share "applied AI engineer": which one is not said.
+    ("What does an applied AI engineer do?", []),
+    # A short name is two words: "the AI platform team" is not the AI Platform Lead.
+    ("How does an MLOps Engineer work with the AI platform team?", ["mlops-engineer"]),
+])
+def test_a_role_is_named_by_the_short_name_only_it_has(catalog: RoleCatalog, text: str, roles: list[str]) -> None:
+    assert catalog.mentioned(text) == roles
+
+
+def test_a_short_name_leaves_the_query_like_a_full_one(catalog: RoleCatalog) -> None:
+    assert catalog.strip_mentions("What do data engineers own?") == "What do own?"
+    assert catalog.strip_mentions("What does the Engineering Manager's team do?") == "What does the team do?"
+    # Not when it is the tail of another role's title.
+    assert catalog.strip_mentions("What does a principal data engineer do?") == "What does a principal data engineer do?"
+
+
+def test_a_role_called_by_its_short_name_carries_through_the_conversation(catalog: RoleCatalog) -> None:
+    plan = plan_query(_turns("Who does a data engineer work with?", "What tools do they use?"), catalog)
+    assert plan.roles == ["staff-data-engineer"]
