@@ -7,6 +7,7 @@ their rows returned with canonical field names.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -186,11 +187,25 @@ class RoleCatalog:
         try:
             return self._by_slug[slug]
         except KeyError:
+            guess = self._suggest(slug)
             raise NotFoundError(
-                f"unknown role {slug!r}; known roles: {', '.join(self.slugs())}",
+                f"unknown role {slug!r}; {f'did you mean {guess!r}? ' if guess else ''}"
+                f"known roles: {', '.join(self.slugs())}",
                 code="role_not_found",
                 param="role",
             ) from None
+
+    def _suggest(self, slug: str) -> str | None:
+        """The known slug a mistyped one most likely means: the role its words name
+        ('engineering-manager', 'data-engineer'), else the closest spelling."""
+        named = self.mentioned(slug.replace("-", " ").replace("_", " "))
+        if len(named) == 1:
+            return named[0]
+        longer = [known for known in self.slugs() if known.startswith(f"{slug.lower()}-")]  # "mlops"
+        if len(longer) == 1:
+            return longer[0]
+        close = difflib.get_close_matches(slug.lower(), self.slugs(), n=1, cutoff=0.75)
+        return close[0] if close else None
 
     def summaries(self) -> list[dict[str, Any]]:
         return [self.summary(b) for b in sorted(self._by_slug.values(), key=lambda b: b.slug)]

@@ -191,11 +191,19 @@ class PromptRegistry:
         if VERSION_PATTERN.match(ref):
             return self.get_version(name, ref)
         if LABEL_PATTERN.match(ref):
-            target = self.labels(name).get(ref)
-            if target is None:
-                raise PromptNotFound(f"{name} has no label {ref!r}")
-            return self.get_version(name, target)
-        raise PromptNotFound(f"{ref!r} is neither a version (MAJOR.MINOR.PATCH) nor a label name")
+            labels = self.labels(name)
+            if ref not in labels:
+                raise PromptNotFound(f"{name} has no label {ref!r} ({self._choices(name, labels)})")
+            return self.get_version(name, labels[ref])
+        raise PromptNotFound(
+            f"{ref!r} is neither a version (MAJOR.MINOR.PATCH) nor a label name ({self._choices(name)})"
+        )
+
+    def _choices(self, name: str, labels: dict[str, str] | None = None) -> str:
+        """What a caller can pin instead: "labels: production; versions: 1.0.0, 1.1.0"."""
+        labels = self.labels(name) if labels is None else labels
+        versions = [v.version for v in self.get(name)]
+        return f"labels: {', '.join(labels) or 'none'}; versions: {', '.join(versions)}"
 
     def resolve(
         self,
@@ -219,7 +227,7 @@ class PromptRegistry:
         labels = self._labels_of(name)
         if label is not None:
             if label not in labels:
-                raise PromptNotFound(f"{name} has no label {label!r}")
+                raise PromptNotFound(f"{name} has no label {label!r} ({self._choices(name, labels)})")
             return ResolvedPrompt.of(self.get_version(name, labels[label]), label)
         if CANDIDATE in labels and in_canary(subject, name, canary_share):
             return ResolvedPrompt.of(

@@ -75,6 +75,17 @@ def test_chat_body_over_the_limit(gateway: Gateway, http: httpx.Client) -> None:
 def test_unknown_role_slug(http: httpx.Client, method: str, path: str, body: object) -> None:
     error = assert_error(http.request(method, path, json=body), 404, "role_not_found")
     assert "staff-applied-ai-engineer" in error["message"]  # says which roles exist
+    assert "did you mean" not in error["message"]  # nothing close to guess from
+
+
+@pytest.mark.parametrize(
+    ("slug", "meant"),
+    [("engineering-manager", "engineering-manager-applied-ai"), ("data-engineer", "staff-data-engineer"),
+     ("mlops", "mlops-engineer"), ("staff-aplied-ai-engineer", "staff-applied-ai-engineer")],
+)
+def test_a_near_miss_role_slug_says_which_role_it_likely_means(http: httpx.Client, slug: str, meant: str) -> None:
+    error = assert_error(http.get(f"/v1/roles/{slug}/kpis"), 404, "role_not_found")
+    assert f"did you mean '{meant}'?" in error["message"], error["message"]
 
 
 @pytest.mark.parametrize("path", ["/v1/answers", "/v1/chat/completions", "/v1/search"])
@@ -125,6 +136,11 @@ def test_unknown_prompt_version(http: httpx.Client) -> None:
     assert_error(http.post("/v1/answers", json={"question": "KPIs?", "prompt_version": "9.9.9"}), 404,
                  "prompt_not_found")
     assert_error(http.get("/v1/prompts/no-such-prompt"), 404, "prompt_not_found")
+    # A mistyped pin says what can be pinned instead.
+    error = assert_error(http.post("/v1/answers", json={"question": "KPIs?", "prompt_version": "v99"}), 404,
+                         "prompt_not_found")
+    assert "labels: " in error["message"] and "production" in error["message"], error["message"]
+    assert "versions: 1." in error["message"], error["message"]
 
 
 def test_blank_search_query(http: httpx.Client) -> None:
