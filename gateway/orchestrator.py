@@ -198,10 +198,13 @@ class Orchestrator:
             prepared.redacted_messages, catalog, request.role, last_query=outcome.retrieval_query
         )
         if prepared.plan.unknown_role:
+            # "a senior backend engineer": the same track at another level has a blueprint.
+            nearest = catalog.nearest(prepared.plan.unknown_role)
             prepared.early = self._refusal(
                 prepared,
                 f"There is no blueprint for \"{prepared.plan.unknown_role}\" here, so I can't answer "
-                f"that without guessing. The roles I know are: {'; '.join(_roles(catalog))}.",
+                f"that without guessing.{f' The nearest one is {nearest}.' if nearest else ''} "
+                f"The roles I know are: {'; '.join(_roles(catalog))}.",
                 blocked=False, code="unknown_role",
             )
             return prepared

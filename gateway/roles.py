@@ -93,8 +93,13 @@ _RANKS = ("senior", "staff", "principal", "junior", "lead", "associate", "intern
 def _short_name(role: str) -> str:
     """A role as people often say it: without its level or qualifier ('Staff Data Engineer'
     -> 'data engineer', 'Engineering Manager, Applied AI' -> 'engineering manager')."""
+    return _norm(_unlevelled(role))
+
+
+def _unlevelled(role: str) -> str:
+    """'Staff Backend Engineer' -> 'Backend Engineer', in the role's own spelling."""
     head = role.partition(",")[0].partition("/")[0]
-    return " ".join(w for w in _norm(head).split() if w not in ("senior", "staff", "principal"))
+    return " ".join(w for w in head.split() if w.lower() not in ("senior", "staff", "principal"))
 
 
 def _names_alone(padded: str, name: str) -> bool:
@@ -277,7 +282,22 @@ class RoleCatalog:
                 words.pop(0)
             if sum(w.lower() not in _TITLE_FILLER for w in words) >= 2:
                 return " ".join(words)
+        # "a senior backend engineer": a known role's short name at another level.
+        norm = f" {_singular(_norm(text))} "
+        for short, slug in self._short_names:
+            start = norm.find(f" {short} ")
+            while start >= 0:
+                before = norm[:start].split()
+                if before and before[-1] in _RANKS:
+                    return f"{before[-1].capitalize()} {_unlevelled(self._by_slug[slug].role)}"
+                start = norm.find(f" {short} ", start + 1)
         return None
+
+    def nearest(self, title: str) -> str | None:
+        """The role an unknown title is another level of ("Senior Backend Engineer" ->
+        "Staff Backend Engineer"), or None."""
+        named = self.mentioned(" ".join(title.split()[1:]))
+        return self._by_slug[named[0]].role if len(named) == 1 else None
 
     def role_name(self, slug: str) -> str:
         return self.get(slug).role

@@ -125,6 +125,15 @@ def test_a_question_every_role_answers_differently_asks_which_role(http: httpx.C
         assert answered["refused"] is False and {c["role"] for c in answered["citations"]} == {"mlops-engineer"}
 
 
+def test_another_level_of_a_known_role_is_unknown_and_points_to_the_nearest(http: httpx.Client) -> None:
+    # There is no Senior Backend Engineer blueprint: the answer had been the Senior ML
+    # Engineer's promotion skills.
+    body = http.post("/v1/answers", json={
+        "question": "I'm a senior backend engineer. What should I work on to get promoted?"}).json()
+    assert body["refused"] is True and body["refusal_code"] == "unknown_role" and body["citations"] == []
+    assert '"Senior Backend Engineer"' in body["answer"] and "The nearest one is Staff Backend Engineer." in body["answer"]
+
+
 def test_comparing_two_roles_answers_for_each_naming_it(http: httpx.Client) -> None:
     body = http.post("/v1/answers", json={"question": "Compare the Staff Data Engineer and the Staff Backend Engineer"}).json()
     assert body["refused"] is False, body

@@ -392,3 +392,17 @@ def test_a_short_name_leaves_the_query_like_a_full_one(catalog: RoleCatalog) -> 
 def test_a_role_called_by_its_short_name_carries_through_the_conversation(catalog: RoleCatalog) -> None:
     plan = plan_query(_turns("Who does a data engineer work with?", "What tools do they use?"), catalog)
     assert plan.roles == ["staff-data-engineer"]
+
+
+@pytest.mark.parametrize(("question", "title", "nearest"), [
+    ("I'm a senior backend engineer. What should I work on to get promoted?", "Senior Backend Engineer",
+     "Staff Backend Engineer"),
+    ("What does a principal data engineer do?", "Principal Data Engineer", "Staff Data Engineer"),
+    ("What are the KPIs of a Staff ML Engineer?", "Staff ML Engineer", "Senior ML Engineer"),
+])
+def test_a_known_role_at_another_level_is_an_unknown_title(
+    catalog: RoleCatalog, question: str, title: str, nearest: str
+) -> None:
+    plan = plan_query(_turns(question), catalog)
+    assert plan.roles == [] and plan.unknown_role == title
+    assert catalog.nearest(title) == nearest
