@@ -70,7 +70,7 @@ _EXPANSIONS: list[tuple[re.Pattern[str], str, bool]] = [
     (re.compile(r"\b(first|by|after|within|in|at) (the )?(first )?(30|60|90)[- ]?days?\b|\bby day (30|60|90)\b",
                 re.IGNORECASE), "day goals", True),
     # The same sections asked for in months: "in their first month", "first quarter".
-    (re.compile(r"\b(first|1st|opening) month\b|\bfirst (four|4) weeks\b", re.IGNORECASE),
+    (re.compile(r"\b(first|1st|opening) month\b|\bfirst (few |two |2 |three |3 |four |4 )?weeks?\b", re.IGNORECASE),
      "30-day goals", True),
     (re.compile(r"\bfirst (two|2) months\b", re.IGNORECASE), "60-day goals", True),
     (re.compile(r"\bfirst (three|3) months\b|\bfirst quarter\b", re.IGNORECASE), "90-day goals", True),
@@ -99,6 +99,11 @@ _EXPANSIONS: list[tuple[re.Pattern[str], str, bool]] = [
      "programming language must-have technical skills", True),
     (re.compile(r"\bday[- ]to[- ]day\b|\bon a typical (day|week)\b|\bdaily work\b", re.IGNORECASE),
      "day-to-day activities daily", True),
+    # "How should X communicate with executives?": the soft skills say how ("Stakeholder
+    # communication and expectation management"), in one long item that length
+    # normalization otherwise buries.
+    (re.compile(r"\bhow (should|does|do|can|would) .{0,60}\bcommunicat|\bcommunication (style|skills?)\b",
+                re.IGNORECASE), "stakeholder communication soft skills", True),
     (re.compile(r"\b(biggest|main|key|common|typical) (risks|challenges|pitfalls)\b|\bwhat can go wrong\b|"
                 r"\bfailure modes\b", re.IGNORECASE), "risks challenges failure modes common role challenges", True),
     # "What is expected of X in incident response / on call?": every blueprint has a section

@@ -367,6 +367,11 @@ class ExtractiveProvider:
             ), None)
             anchor = timely or self._named_section(ranked, terms) or self._list_anchor(ranked)
             chosen = self._list_items(anchor, units, frequencies)
+            # A list from a section the question did not name says which one it is
+            # ("What communication skills ...?" landing on "Weak candidate signals").
+            hits, size = self._asked_words(chosen[0].passage.section_path.rsplit(" › ", 1)[-1], terms)
+            if chosen and 2 * hits < size:
+                chosen[:1] = self._headed(chosen[:1])
         elif _COMPARED.search(question) and len({u.passage.title for u in ranked}) > 1:
             # One line per role, each saying whose it is.
             return " ".join(_whose(u) for u in self._per_document(ranked)), False

@@ -499,3 +499,14 @@ def test_a_single_list_item_answers_under_its_heading(evidence: Evidence) -> Non
     response = complete(ExtractiveProvider(), request)
     assert response.text.startswith("Requires team approval / architecture review: Introducing a new datastore"), (
         response.text)
+
+
+def test_a_list_from_a_section_the_question_does_not_name_says_which_section(evidence: Evidence) -> None:
+    response = complete(ExtractiveProvider(), evidence.request("Which decisions need manager approval?",
+                                                               role="senior-applied-ai-engineer"))
+    lines = response.text.splitlines()
+    assert len(lines) >= 2 and lines[0].startswith("- Requires "), response.text  # which approval
+    assert not any(line.startswith("- Requires ") for line in lines[1:]), response.text  # said once
+    # A list the question asks for by its heading is not introduced again.
+    goals = complete(ExtractiveProvider(), evidence.request("What are the 30-day goals?", role=STAFF))
+    assert goals.text.startswith("- ") and "30-day goals" not in goals.text.splitlines()[0], goals.text

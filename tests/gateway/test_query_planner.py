@@ -406,3 +406,12 @@ def test_a_known_role_at_another_level_is_an_unknown_title(
     plan = plan_query(_turns(question), catalog)
     assert plan.roles == [] and plan.unknown_role == title
     assert catalog.nearest(title) == nearest
+
+
+@pytest.mark.parametrize(("question", "words"), [
+    ("What happens in the first week for a new MLOps engineer?", "30-day goals"),
+    ("What should a Staff Data Engineer do in the first two weeks?", "30-day goals"),
+    ("How should a Staff Applied AI Engineer communicate with executives?", "stakeholder communication soft skills"),
+])
+def test_first_weeks_and_communication_reach_their_sections(catalog: RoleCatalog, question: str, words: str) -> None:
+    assert words in plan_query(_turns(question), catalog).query
