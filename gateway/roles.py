@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from gateway.errors import NotFoundError
@@ -86,8 +86,10 @@ def _aliases(role: str) -> set[str]:
     return {n for n in names if len(n.split()) >= 2}
 
 
-# Words that make a short name ("data engineer") another role's ("a principal data engineer").
-_RANKS = ("senior", "staff", "principal", "junior", "lead", "associate", "intern")
+# Level words of the IC titles, and the words that make a short name ("data engineer")
+# another role's title ("a principal data engineer").
+_LEVELS = ("senior", "staff", "principal")
+_RANKS = (*_LEVELS, "junior", "lead", "associate", "intern")
 
 
 def _short_name(role: str) -> str:
@@ -99,19 +101,17 @@ def _short_name(role: str) -> str:
 def _unlevelled(role: str) -> str:
     """'Staff Backend Engineer' -> 'Backend Engineer', in the role's own spelling."""
     head = role.partition(",")[0].partition("/")[0]
-    return " ".join(w for w in head.split() if w.lower() not in ("senior", "staff", "principal"))
+    return " ".join(w for w in head.split() if w.lower() not in _LEVELS)
 
 
-def _names_alone(padded: str, name: str) -> bool:
-    """``name`` occurs in the normalized, space-padded text, not as the tail of a title
-    with another level ("principal data engineer" is not the Staff Data Engineer)."""
+def _words_before(padded: str, name: str) -> Iterator[str]:
+    """The word before each occurrence of ``name`` in a normalized, space-padded text
+    ("" at its start): "principal" for " ... a principal data engineer ..."."""
     start = padded.find(f" {name} ")
     while start >= 0:
         before = padded[:start].split()
-        if not before or before[-1] not in _RANKS:
-            return True
+        yield before[-1] if before else ""
         start = padded.find(f" {name} ", start + 1)
-    return False
 
 
 def _canonical(row: Block, columns: dict[str, tuple[str, ...]]) -> dict[str, str] | None:
@@ -285,12 +285,9 @@ class RoleCatalog:
         # "a senior backend engineer": a known role's short name at another level.
         norm = f" {_singular(_norm(text))} "
         for short, slug in self._short_names:
-            start = norm.find(f" {short} ")
-            while start >= 0:
-                before = norm[:start].split()
-                if before and before[-1] in _RANKS:
-                    return f"{before[-1].capitalize()} {_unlevelled(self._by_slug[slug].role)}"
-                start = norm.find(f" {short} ", start + 1)
+            rank = next((w for w in _words_before(norm, short) if w in _RANKS), None)
+            if rank:
+                return f"{rank.capitalize()} {_unlevelled(self._by_slug[slug].role)}"
         return None
 
     def nearest(self, title: str) -> str | None:
@@ -312,7 +309,8 @@ class RoleCatalog:
                 found.append(slug)
                 norm = norm.replace(f" {name} ", " ")
         for name, slug in self._short_names:
-            if slug not in found and _names_alone(norm, name):
+            # Not as the tail of another level's title ("principal data engineer").
+            if slug not in found and any(w not in _RANKS for w in _words_before(norm, name)):
                 found.append(slug)
         if found:
             return found

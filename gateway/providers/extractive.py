@@ -370,7 +370,7 @@ class ExtractiveProvider:
             # A list from a section the question did not name says which one it is
             # ("What communication skills ...?" landing on "Weak candidate signals").
             hits, size = self._asked_words(chosen[0].passage.section_path.rsplit(" › ", 1)[-1], terms)
-            if chosen and 2 * hits < size:
+            if 2 * hits < size:  # (_list_items always returns the anchor's items at least)
                 chosen[:1] = self._headed(chosen[:1])
         elif _COMPARED.search(question) and len({u.passage.title for u in ranked}) > 1:
             # One line per role, each saying whose it is.
