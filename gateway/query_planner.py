@@ -72,6 +72,9 @@ _EXPANSIONS: list[tuple[re.Pattern[str], str, bool]] = [
     # The same sections asked for in months: "in their first month", "first quarter".
     (re.compile(r"\b(first|1st|opening) month\b|\bfirst (few |two |2 |three |3 |four |4 )?weeks?\b", re.IGNORECASE),
      "30-day goals", True),
+    # "What should a new X focus on first?", "when they start": the opening goals.
+    (re.compile(r"\bfocus on first\b|\bfirst (focus|priorities|priority|steps?)\b|\bnew (hire|joiner|starter)\b|"
+                r"\b(when|after|once) (they|i|you|he|she) (start|join)s?\b", re.IGNORECASE), "30-day goals", True),
     (re.compile(r"\bfirst (two|2) months\b", re.IGNORECASE), "60-day goals", True),
     (re.compile(r"\bfirst (three|3) months\b|\bfirst quarter\b", re.IGNORECASE), "90-day goals", True),
     (re.compile(r"\bfirst (six|6) months\b|\bfirst half[- ]year\b", re.IGNORECASE),
@@ -97,6 +100,11 @@ _EXPANSIONS: list[tuple[re.Pattern[str], str, bool]] = [
      "KPIs and productivity metrics", True),
     (re.compile(r"\bprogramming languages?\b|\bwhich languages?\b|\bwhat languages?\b", re.IGNORECASE),
      "programming language must-have technical skills", True),
+    # "What is the team size of an EM?", "How many engineers does X manage?": the blueprints
+    # give it in the team topology and scale/complexity context.
+    (re.compile(r"\bteam size\b|\bsize of (the |their |his |her )?team\b|\bhow (big|large) (a |is the |is their )?team\b|"
+                r"\bhow many (engineers|people|direct reports|reports)\b", re.IGNORECASE),
+     "team of engineers scale complexity context team topology", True),
     (re.compile(r"\bday[- ]to[- ]day\b|\bon a typical (day|week)\b|\bdaily work\b", re.IGNORECASE),
      "day-to-day activities daily", True),
     # "How should X communicate with executives?": the soft skills say how ("Stakeholder

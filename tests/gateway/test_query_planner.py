@@ -415,3 +415,13 @@ def test_a_known_role_at_another_level_is_an_unknown_title(
 ])
 def test_first_weeks_and_communication_reach_their_sections(catalog: RoleCatalog, question: str, words: str) -> None:
     assert words in plan_query(_turns(question), catalog).query
+
+
+@pytest.mark.parametrize(("question", "words"), [
+    ("What should a new Staff Backend Engineer focus on first?", "30-day goals"),
+    ("What does an MLOps Engineer do when they start?", "30-day goals"),
+    ("What is the team size of an Engineering Manager?", "scale complexity context"),
+    ("How many direct reports does an Engineering Manager have?", "scale complexity context"),
+])
+def test_first_priorities_and_team_size_reach_their_sections(catalog: RoleCatalog, question: str, words: str) -> None:
+    assert words in plan_query(_turns(question), catalog).query
