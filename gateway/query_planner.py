@@ -272,6 +272,45 @@ def _about_the_role_holder(question: str) -> bool:
     return _terms(_PERSON.sub(" ", question)) >= 1  # "who do they report to?": "report"
 
 
+# The parts of a blueprint a question can be about. A follow-up that turns to another part
+# ("What are its main risks?", then "And what tools does it use for serving?") is a new
+# question about the same role, not about the risks.
+_PART = re.compile(
+    r"\b(kpis?|metrics?|targets?|goals?|objectives?|milestones?|skills?|tools?|platforms?|stack|"
+    r"responsibilit(y|ies)|duties|deliverables?|stakeholders?|risks?|challenges?|activities|meetings|rituals|"
+    r"certifications?|qualifications?|experience|education|career|promotion|interviews?|signals|decisions?|"
+    r"approvals?|authority|incidents?|on[- ]call|team|salary)\b",
+    re.IGNORECASE,
+)
+_POINTERS = re.compile(r"^\s*(and|also|ok,? and|then)\b|\b(it|its)\b", re.IGNORECASE)
+
+
+def _turns_to_another_part(question: str, previous: str) -> bool:
+    """``question`` asks about a part of the blueprint ``previous`` did not ("tools" after
+    "risks") and says enough to stand alone once its pointers go: "what tools ... use for
+    serving", or a whole part ("and what are the KPIs?"); not "What is the target?", which
+    needs the KPI asked about before."""
+    asked = [m.group(1).lower() for m in _PART.finditer(question)]
+    parts = {a.rstrip("s") for a in asked}
+    if not parts or parts & {m.group(1).lower().rstrip("s") for m in _PART.finditer(previous)}:
+        return False
+    terms = _terms(_POINTERS.sub(" ", question))
+    return terms >= 2 or (terms == 1 and any(a.endswith("s") for a in asked))
+
+
+def _leaned_on(earlier: list[str], catalog: RoleCatalog) -> str:
+    """The earlier question a follow-up builds on: the last one, with the one before it
+    when the last was itself a bare follow-up ("What is the inference availability KPI?",
+    "What is the target?", then "and the frequency?" asks about the availability KPI)."""
+    text = earlier[-1]
+    for index in range(len(earlier) - 1, max(0, len(earlier) - 3), -1):
+        turn = earlier[index]
+        if _terms(turn) > 2 or len(turn.split()) > _SHORT or catalog.mentioned(turn):
+            break
+        text = f"{earlier[index - 1]} {text}"
+    return text
+
+
 def _terms(text: str) -> int:
     return len(_analyzer.tokenize(text))
 
@@ -349,7 +388,7 @@ def plan_query(
     """``last_query`` replaces the last user message's text (the guards' normalized form)."""
     users, last_query = _resolve_ordinals(messages, last_query)
     question = _PLACEHOLDER.sub(" ", last_query if last_query is not None else users[-1]).strip()
-    previous = _PLACEHOLDER.sub(" ", users[-2]).strip() if len(users) > 1 else None
+    previous = _PLACEHOLDER.sub(" ", _leaned_on(users[:-1], catalog)).strip() if len(users) > 1 else None
 
     prior_roles = _conversation_roles(users[:-1], catalog)
     context = explicit_role or (prior_roles[0] if prior_roles else None)
@@ -362,11 +401,14 @@ def plan_query(
     no_role_yet = (previous is not None and not named and not prior_roles and not explicit_role and not cue
                    and _asks_about_any_role(question))
 
-    if previous is not None and not named and prior_roles and _about_the_role_holder(question):
-        # "Who do they report to?" after questions about a Staff Backend Engineer: a new
-        # question about the same role, not about the previous question's subject.
+    if previous is not None and not named and prior_roles and (
+        _about_the_role_holder(question) or _turns_to_another_part(question, previous)
+    ):
+        # "Who do they report to?" / "And what tools does it use?" after questions about a
+        # Staff Backend Engineer: a new question about the same role, not about the previous
+        # question's subject.
         question_roles = [explicit_role] if explicit_role else prior_roles
-        own = _expand(_PERSON.sub(" ", question), source=question)
+        own = _expand(" ".join(_POINTERS.sub(" ", _PERSON.sub(" ", question)).split()), source=question)
         return QueryPlan(query=own, roles=question_roles, follow_up=True, focus=own,
                          vector_text=_expand(question, for_embedding=True))
 

@@ -425,3 +425,22 @@ def test_first_weeks_and_communication_reach_their_sections(catalog: RoleCatalog
 ])
 def test_first_priorities_and_team_size_reach_their_sections(catalog: RoleCatalog, question: str, words: str) -> None:
     assert words in plan_query(_turns(question), catalog).query
+
+
+def test_a_follow_up_turning_to_another_part_is_a_new_question_about_the_role(catalog: RoleCatalog) -> None:
+    # "And what tools does it use for serving?" after the risks had answered with the risks again.
+    plan = plan_query(_turns("Tell me about the AI Platform Lead role", "What are its main risks?",
+                             "And what tools does it use for serving?"), catalog)
+    assert plan.roles == ["ai-platform-lead"] and "risk" not in plan.query.lower() and "tools" in plan.query
+    kpis = plan_query(_turns("What are the 30-day goals of a Staff Data Engineer?", "and what are the KPIs?"), catalog)
+    assert kpis.roles == ["staff-data-engineer"] and "30-day" not in kpis.query and "goals" not in kpis.focus
+    # A single thing of the earlier subject still needs it.
+    target = plan_query(_turns("What is the inference availability KPI for a Staff Applied AI Engineer?",
+                               "What is the target?"), catalog)
+    assert "availability" in target.query
+
+
+def test_a_follow_up_of_a_follow_up_keeps_the_first_subject(catalog: RoleCatalog) -> None:
+    plan = plan_query(_turns("What is the inference availability KPI for a Staff Applied AI Engineer?",
+                             "What is the target?", "and the frequency?"), catalog)
+    assert "availability" in plan.query and plan.roles == ["staff-applied-ai-engineer"]
