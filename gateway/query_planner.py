@@ -236,6 +236,35 @@ def _name_ordinal(text: str, items: list[str]) -> str:
     return f"{text[:match.start()]}{items[index]}{text[match.end():]}" if index < len(items) else text
 
 
+_DESCRIBED = re.compile(r"\bthe ([a-z]+(?:[- ][a-z]+)?) (one|role|path|option|track)\b", re.IGNORECASE)
+
+
+def _last_answer(messages: list[dict[str, str]]) -> str:
+    """The latest assistant turn before the latest user turn ("" when none)."""
+    seen_user = False
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            seen_user = True
+        elif message.get("role") == "assistant" and seen_user:
+            return message.get("content") or ""
+    return ""
+
+
+def _name_described(text: str, answer: str, catalog: RoleCatalog) -> str:
+    """"the management one" -> the one role the latest answer named whose title says so
+    ("Engineering Manager, Applied AI" among "Principal Applied AI Engineer, Engineering
+    Manager (Applied AI), AI Platform Lead / Architect")."""
+    match = _DESCRIBED.search(text) if answer else None
+    words = set(_analyzer.tokenize(match.group(1))) if match else set()
+    if not words:
+        return text
+    named = [slug for slug in catalog.mentioned(answer)
+             if words & set(_analyzer.tokenize(catalog.role_name(slug)))]
+    if len(named) != 1:
+        return text
+    return f"{text[:match.start()]}the {catalog.role_name(named[0])}{text[match.end():]}"
+
+
 # Words that name a part every blueprint has, or frame a question about it: a question made
 # of nothing else ("What are the KPIs?", "What are the 30-day goals?") is about some role.
 _ANY_ROLE_WORDS = frozenset(_analyzer.tokenize(
@@ -388,6 +417,7 @@ def plan_query(
     """``last_query`` replaces the last user message's text (the guards' normalized form)."""
     users, last_query = _resolve_ordinals(messages, last_query)
     question = _PLACEHOLDER.sub(" ", last_query if last_query is not None else users[-1]).strip()
+    question = _name_described(question, _last_answer(messages), catalog)
     previous = _PLACEHOLDER.sub(" ", _leaned_on(users[:-1], catalog)).strip() if len(users) > 1 else None
 
     prior_roles = _conversation_roles(users[:-1], catalog)

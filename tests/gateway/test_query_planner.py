@@ -444,3 +444,20 @@ def test_a_follow_up_of_a_follow_up_keeps_the_first_subject(catalog: RoleCatalog
     plan = plan_query(_turns("What is the inference availability KPI for a Staff Applied AI Engineer?",
                              "What is the target?", "and the frequency?"), catalog)
     assert "availability" in plan.query and plan.roles == ["staff-applied-ai-engineer"]
+
+
+def _with_answer(question: str, answer: str, follow_up: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer},
+            {"role": "user", "content": follow_up}]
+
+
+def test_the_x_one_names_the_role_of_the_last_answer_whose_title_says_x(catalog: RoleCatalog) -> None:
+    answer = "Staff Applied AI Engineer, Staff Backend Engineer and MLOps Engineer are common next steps."
+    plan = plan_query(_with_answer("Where can a Senior ML Engineer go next?", answer,
+                                   "What KPIs does the backend one own?"), catalog)
+    assert plan.roles == ["staff-backend-engineer"]
+    # "the staff one" fits two of them: left as it was, so no role is guessed from it.
+    ambiguous = plan_query(_with_answer("Where can a Senior ML Engineer go next?", answer,
+                                        "What KPIs does the staff one own?"), catalog)
+    assert "the staff one" in ambiguous.query
+    assert not {"staff-backend-engineer", "staff-applied-ai-engineer"} & set(ambiguous.roles)
