@@ -267,11 +267,15 @@ def _name_described(text: str, answer: str, catalog: RoleCatalog) -> str:
 
 # Words that name a part every blueprint has, or frame a question about it: a question made
 # of nothing else ("What are the KPIs?", "What are the 30-day goals?") is about some role.
+# The parts of a blueprint, as questions name them (also read by _PART below).
+_PART_WORDS = (
+    "kpi kpis metric metrics target targets goal goals objective objectives milestone milestones skill skills "
+    "responsibility responsibilities duties tool tools deliverable deliverables stakeholder stakeholders risk "
+    "risks challenge challenges activities qualification qualifications experience certification "
+    "certifications education career promotion"
+)
 _ANY_ROLE_WORDS = frozenset(_analyzer.tokenize(
-    "kpi kpis metric metrics measure measured target targets goal goals objective objectives milestone "
-    "milestones skill skills responsibility responsibilities duty duties tool tools deliverable deliverables "
-    "stakeholder stakeholders risk risks challenge challenges activities qualification qualifications "
-    "experience certification certifications education career path promotion promoted summary mission "
+    f"{_PART_WORDS} measure measured duty path promoted summary mission "
     "main key top typical list give show tell about role job position expected expectations expect need "
     "needs require required requirements day days first month months week weeks year 30 60 90 6 12 daily "
     "weekly core important most common own owns track tracks success successful look like use used uses "
@@ -305,9 +309,7 @@ def _about_the_role_holder(question: str) -> bool:
 # ("What are its main risks?", then "And what tools does it use for serving?") is a new
 # question about the same role, not about the risks.
 _PART = re.compile(
-    r"\b(kpis?|metrics?|targets?|goals?|objectives?|milestones?|skills?|tools?|platforms?|stack|"
-    r"responsibilit(y|ies)|duties|deliverables?|stakeholders?|risks?|challenges?|activities|meetings|rituals|"
-    r"certifications?|qualifications?|experience|education|career|promotion|interviews?|signals|decisions?|"
+    r"\b(" + "|".join(_PART_WORDS.split()) + r"|platforms?|stack|meetings|rituals|interviews?|signals|decisions?|"
     r"approvals?|authority|incidents?|on[- ]call|team|salary)\b",
     re.IGNORECASE,
 )

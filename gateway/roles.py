@@ -88,7 +88,7 @@ def _aliases(role: str) -> set[str]:
 
 # Level words of the IC titles, and the words that make a short name ("data engineer")
 # another role's title ("a principal data engineer").
-_LEVELS = ("senior", "staff", "principal")
+_LEVELS = tuple(word for word in _LEVEL_WORDS if word != "manager")
 _RANKS = (*_LEVELS, "junior", "lead", "associate", "intern")
 
 
